@@ -1,0 +1,1 @@
+"""emailscan: crawl a company's website and return the contact email addresses on it."""

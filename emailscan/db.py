@@ -1,0 +1,97 @@
+"""Engines for the database that DATABASE_URL names (SQLite file by default) and its migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+DEFAULT_DATABASE_URL = "sqlite:///var/emailscan.db"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the argument, else $DATABASE_URL, else a SQLite file under ./var/."""
+    url = url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    # Accept the URLs people paste (Heroku-style, libpq-style) and use psycopg 3 for them.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str | None = None, **kwargs) -> sa.Engine:
+    """An Engine configured for concurrent use by crawls and the API."""
+    url = sa.make_url(database_url(url))
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    return sa.create_engine(url, **kwargs)
+
+
+def _sqlite_engine(url: sa.URL, **kwargs) -> sa.Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+    )
+
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT and locking; take
+    # it over as SQLAlchemy's documentation recommends ("Serializable isolation / Savepoints").
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    # Writers take the lock up front (BEGIN IMMEDIATE) so that a read-then-write transaction
+    # waits on busy_timeout instead of failing with SQLITE_BUSY when it upgrades its lock.
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        readonly = connection.get_execution_options().get("emailscan_readonly", False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """Alembic configuration pointing at the migrations shipped inside the package."""
+    config = Config()
+    config.set_main_option("script_location", "emailscan:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Apply the migrations up to `revision`."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Create the schema in a database that has none, so a plain `scrapy crawl` just works.
+
+    A database that has a schema is left alone: upgrading it is the operator's
+    `emailscan db upgrade`, never a side effect of a crawl.
+    """
+    if not sa.inspect(engine).has_table("alembic_version"):
+        upgrade(engine)

@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped in the package and applied by `emailscan db upgrade`."""
