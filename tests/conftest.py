@@ -60,10 +60,18 @@ def database_url(request, tmp_path) -> str:
         admin.dispose()
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "databases(*kinds): run a database test on these kinds only (sqlite, postgresql)"
+    )
+
+
 def pytest_generate_tests(metafunc):
     # Every test that touches the database runs on both: `database_url` is parametrized here.
     if "database_url" in metafunc.fixturenames:
-        metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+        marker = metafunc.definition.get_closest_marker("databases")
+        kinds = marker.args if marker else ("sqlite", "postgresql")
+        metafunc.parametrize("database_url", kinds, indirect=True)
 
 
 @pytest.fixture

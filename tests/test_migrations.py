@@ -41,17 +41,16 @@ def test_downgrade_to_base_removes_everything(engine):
     assert tables == set()
 
 
+@pytest.mark.databases("postgresql")
 def test_postgres_enum_is_generated_from_task_status(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("native enum types exist on PostgreSQL only")
     with engine.connect() as connection:
         values = connection.scalars(sa.text("SELECT unnest(enum_range(NULL::task_status))"))
         assert list(values) == [status.value for status in TaskStatus]
 
 
+@pytest.mark.databases("sqlite")
 def test_sqlite_checks_status_values(engine):
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the CHECK constraint stands in for the enum on SQLite")
+    # The CHECK constraint stands in for the enum on SQLite.
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
         connection.exec_driver_sql(
             "INSERT INTO domains (id, host, created_at) VALUES ('d', 'x.com', '2026-01-01')"
@@ -62,9 +61,8 @@ def test_sqlite_checks_status_values(engine):
         )
 
 
+@pytest.mark.databases("sqlite")
 def test_sqlite_pragmas(engine):
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite only")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
