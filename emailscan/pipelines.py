@@ -1,0 +1,123 @@
+"""Item pipelines: normalise -> validate -> dedupe -> store. Each is thin; the work is elsewhere."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from email_validator import EmailNotValidError, validate_email
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+from twisted.internet.threads import deferToThread
+
+from emailscan.domains import is_same_site
+from emailscan.extensions import JobLifecycle
+from emailscan.extract import is_plausible_contact, is_role_address, normalise_email
+from emailscan.store import Sighting
+
+logger = logging.getLogger(__name__)
+
+
+class NormalisePipeline:
+    """Strip, decode and lowercase the address; classify it as role/personal and on/off site."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item):
+        adapter = ItemAdapter(item)
+        email = normalise_email(adapter["email"])
+        if email is None:
+            self.crawler.stats.inc_value("emailscan/dropped/unreadable")
+            raise DropItem(f"not an address: {adapter['email']!r}", log_level="DEBUG")
+        adapter["email"] = email
+        adapter["kind"] = "role" if is_role_address(email) else "personal"
+        site_host = self.crawler.spider.target.host
+        adapter["on_domain"] = is_same_site(email.rpartition("@")[2], site_host)
+        return item
+
+
+class ValidatePipeline:
+    """email-validator's syntax check (MX records too when EMAILSCAN_CHECK_MX) plus our filters."""
+
+    def __init__(self, crawler, check_mx: bool):
+        self.crawler = crawler
+        self.check_mx = check_mx
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler, crawler.settings.getbool("EMAILSCAN_CHECK_MX"))
+
+    async def process_item(self, item):
+        adapter = ItemAdapter(item)
+        email = adapter["email"]
+        if self.check_mx:
+            # DNS lookups block: keep them off the reactor thread.
+            reason = await deferToThread(_refusal, email, True)
+        else:
+            reason = _refusal(email, False)
+        if reason:
+            self.crawler.stats.inc_value("emailscan/dropped/invalid")
+            raise DropItem(f"{email}: {reason}", log_level="DEBUG")
+        return item
+
+
+@functools.lru_cache(maxsize=4096)
+def _refusal(email: str, check_mx: bool) -> str | None:
+    if not is_plausible_contact(email):
+        return "not a contact address"
+    try:
+        validate_email(email, check_deliverability=check_mx)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+class DedupePipeline:
+    """One item per address per crawl; later sightings still add their page to the contact."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item):
+        adapter = ItemAdapter(item)
+        if adapter["email"] not in self.seen:
+            self.seen.add(adapter["email"])
+            return item
+        if lifecycle := self.crawler.get_extension(JobLifecycle):
+            lifecycle.record(_sighting(adapter))
+        raise DropItem(f"already seen: {adapter['email']}", log_level="DEBUG")
+
+
+class StorePipeline:
+    """Hand first sightings to the job lifecycle, which writes them in batches off the reactor."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item):
+        if lifecycle := self.crawler.get_extension(JobLifecycle):
+            lifecycle.record(_sighting(ItemAdapter(item)))
+        return item
+
+
+def _sighting(adapter: ItemAdapter) -> Sighting:
+    return Sighting(
+        email=adapter["email"],
+        source_url=adapter["source_url"],
+        kind=adapter["kind"],
+        on_domain=adapter["on_domain"],
+    )
