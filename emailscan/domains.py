@@ -100,7 +100,10 @@ def _looks_numeric(host: str) -> bool:
 @functools.cache
 def _extractor() -> tldextract.TLDExtract:
     # The bundled public suffix list only: a crawl never fetches it at run time.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    # Private suffixes too: acme.github.io and evil.github.io are different sites.
+    return tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+    )
 
 
 def registrable_domain(host: str) -> str:

@@ -116,3 +116,15 @@ contacts = sa.Table(
     sa.UniqueConstraint("domain_id", "email"),
     sa.Index("ix_contacts_last_job_id", "last_job_id"),
 )
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True, default=uuid.uuid4),
+    sa.Column("user_id", sa.Uuid, nullable=False),
+    sa.Column("name", sa.String(100), nullable=False, server_default=""),
+    # SHA-256 of the secret: a leaked database does not leak usable keys.
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+)

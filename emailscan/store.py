@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from emailscan.models import SYSTEM_USER_ID, TaskStatus, contacts, domains, jobs
+from emailscan.models import SYSTEM_USER_ID, TaskStatus, api_keys, contacts, domains, jobs
 
 # Progress stays below 1.0 until the job is COMPLETE.
 MAX_RUNNING_PROGRESS = 0.99
@@ -345,3 +347,107 @@ def _merge_existing_contacts(connection, domain_id, job_id, existing, now) -> No
         ),
         updates,
     )
+
+
+def list_jobs(
+    engine: sa.Engine,
+    user_id: uuid.UUID,
+    status: TaskStatus | None = None,
+    domain: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Job], int]:
+    """A page of the user's jobs, newest first, and how many there are in all."""
+    conditions = [jobs.c.user_id == user_id]
+    if status is not None:
+        conditions.append(jobs.c.status == status)
+    if domain is not None:
+        conditions.append(domains.c.host == domain)
+    query = _job_select.where(*conditions)
+    with _reading(engine) as connection:
+        total = connection.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+        rows = connection.execute(
+            query.order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit).offset(offset)
+        ).mappings()
+        return [Job.from_row(row) for row in rows], total
+
+
+def open_jobs(engine: sa.Engine) -> list[Job]:
+    """Every PENDING or RUNNING job, oldest first: what the reaper checks."""
+    query = _job_select.where(jobs.c.status.in_(TaskStatus.active())).order_by(jobs.c.created_at)
+    with _reading(engine) as connection:
+        return [Job.from_row(row) for row in connection.execute(query).mappings()]
+
+
+def domain_contacts(engine: sa.Engine, domain_id: uuid.UUID) -> list[dict]:
+    """Every contact ever found for a domain, with where and when it was seen."""
+    query = (
+        sa.select(
+            contacts.c.email,
+            contacts.c.kind,
+            contacts.c.on_domain,
+            contacts.c.source_urls,
+            contacts.c.sightings,
+            contacts.c.first_seen_at,
+            contacts.c.last_seen_at,
+            contacts.c.last_job_id,
+        )
+        .where(contacts.c.domain_id == domain_id)
+        .order_by(contacts.c.email)
+    )
+    with _reading(engine) as connection:
+        rows = connection.execute(query).mappings().all()
+    return [
+        {
+            **row,
+            "source_urls": list(row["source_urls"]),
+            "first_seen_at": as_utc(row["first_seen_at"]),
+            "last_seen_at": as_utc(row["last_seen_at"]),
+        }
+        for row in rows
+    ]
+
+
+def _key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_key(engine: sa.Engine, user_id: uuid.UUID, name: str = "") -> str:
+    """A new API key for the user; only its hash is stored, so the secret is shown once."""
+    secret = "esk_" + secrets.token_urlsafe(32)
+    with engine.begin() as connection:
+        connection.execute(
+            api_keys.insert().values(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                name=name,
+                key_hash=_key_hash(secret),
+                created_at=utcnow(),
+            )
+        )
+    return secret
+
+
+def user_for_api_key(engine: sa.Engine, secret: str) -> uuid.UUID | None:
+    """The owner of a valid, unrevoked key."""
+    query = sa.select(api_keys.c.user_id).where(
+        api_keys.c.key_hash == _key_hash(secret), api_keys.c.revoked_at.is_(None)
+    )
+    with _reading(engine) as connection:
+        return connection.scalar(query)
+
+
+def api_keys_exist(engine: sa.Engine) -> bool:
+    """Whether auth is on: with no keys the API runs open for local development."""
+    with _reading(engine) as connection:
+        return connection.scalar(sa.select(sa.exists().where(api_keys.c.revoked_at.is_(None))))
+
+
+def revoke_api_key(engine: sa.Engine, secret: str) -> bool:
+    with engine.begin() as connection:
+        result = connection.execute(
+            sa.update(api_keys)
+            .where(api_keys.c.key_hash == _key_hash(secret), api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        return result.rowcount == 1

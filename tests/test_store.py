@@ -230,3 +230,61 @@ def test_contacts_are_per_domain(engine, running_job, domain_id):
     assert store.upsert_contacts(engine, domain_id, running_job.id, [sighting]) == 1
     assert store.upsert_contacts(engine, other, running_job.id, [sighting]) == 1
     assert store.upsert_contacts(engine, domain_id, running_job.id, []) == 0
+
+
+def test_list_jobs_pages_newest_first_and_filters(engine):
+    owner, other = uuid.uuid4(), uuid.uuid4()
+    made = []
+    for host in ("a.com", "b.com", "c.com"):
+        job, _ = store.start_scan(engine, store.get_or_create_domain(engine, host), owner)
+        made.append(job)
+    store.start_scan(engine, store.get_or_create_domain(engine, "d.com"), other)
+    store.claim_job(engine, made[0].id)
+    page, total = store.list_jobs(engine, owner, limit=2)
+    assert total == 3
+    assert [job.domain for job in page] == ["c.com", "b.com"]
+    assert [job.domain for job in store.list_jobs(engine, owner, limit=2, offset=2)[0]] == ["a.com"]
+    running, total = store.list_jobs(engine, owner, status=TaskStatus.RUNNING)
+    assert (total, [job.id for job in running]) == (1, [made[0].id])
+    assert store.list_jobs(engine, owner, domain="b.com")[1] == 1
+    assert store.list_jobs(engine, uuid.uuid4()) == ([], 0)
+
+
+def test_open_jobs_lists_pending_and_running(engine, domain_id, running_job):
+    other, _ = store.start_scan(engine, store.get_or_create_domain(engine, "b.com"))
+    assert {job.id for job in store.open_jobs(engine)} == {running_job.id, other.id}
+    store.finish_job(engine, other.id, TaskStatus.FAILED)
+    assert [job.id for job in store.open_jobs(engine)] == [running_job.id]
+
+
+def test_domain_contacts_lists_everything_found(engine, domain_id, running_job):
+    store.upsert_contacts(
+        engine,
+        domain_id,
+        running_job.id,
+        [
+            Sighting("b@acme.com", "https://acme.com/1"),
+            Sighting("a@acme.com", "https://acme.com/2"),
+        ],
+    )
+    found = store.domain_contacts(engine, domain_id)
+    assert [c["email"] for c in found] == ["a@acme.com", "b@acme.com"]
+    assert found[0]["source_urls"] == ["https://acme.com/2"]
+    assert found[0]["first_seen_at"].tzinfo is not None
+    assert found[0]["last_job_id"] == running_job.id
+
+
+def test_api_keys_are_stored_hashed_and_revocable(engine):
+    assert store.api_keys_exist(engine) is False
+    owner = uuid.uuid4()
+    secret = store.create_api_key(engine, owner, "frontend")
+    assert store.api_keys_exist(engine) is True
+    assert store.user_for_api_key(engine, secret) == owner
+    assert store.user_for_api_key(engine, secret + "x") is None
+    with engine.connect() as connection:
+        stored = connection.scalar(sa.text("SELECT key_hash FROM api_keys"))
+    assert secret not in stored
+    assert store.revoke_api_key(engine, secret) is True
+    assert store.revoke_api_key(engine, secret) is False
+    assert store.user_for_api_key(engine, secret) is None
+    assert store.api_keys_exist(engine) is False
