@@ -57,10 +57,24 @@ EXTENSIONS = {
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "emailscan.retry.BackoffRetryMiddleware": 550,
+    # Last before the download handler, so redirects and retries pass it too.
+    "emailscan.middlewares.PrivateNetworkGuardMiddleware": 990,
 }
 
-# Attack surface off: no telnet console, no proxies from the environment, http(s) only.
+# SSRF guard: connect only to globally routable addresses. The resolver checks every address
+# at connection time (DNS rebinding included); the middleware refuses literals and schemes
+# up front with a clear error. Tests and local development set ALLOW_PRIVATE_NETWORKS.
+ALLOW_PRIVATE_NETWORKS = os.environ.get("ALLOW_PRIVATE_NETWORKS", "").lower() in (
+    "1",
+    "true",
+    "yes",
+)
+TWISTED_DNS_RESOLVER = "emailscan.resolver.GuardedResolver"
+
+# Attack surface off: no telnet console or remote control server, no proxies from the
+# environment, http(s) only.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 HTTPPROXY_ENABLED = False
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
 
