@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test lint format clean
+.PHONY: install run test lint format clean bench
 
 $(INSTALLED): setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,6 +12,10 @@ $(INSTALLED): setup.py pyproject.toml
 	touch $@
 
 install: $(INSTALLED)
+
+# Migrates the database, starts scrapyd and the status API; Ctrl-C stops both.
+run: $(INSTALLED)
+	$(BIN)/python -m statusapi.stack
 
 test: $(INSTALLED)
 	$(BIN)/ruff check .

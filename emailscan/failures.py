@@ -4,20 +4,34 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from scrapy import exceptions as scrapy_errors
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net
 from twisted.web._newclient import ResponseNeverReceived
 
+# Scrapy >= 2.19 wraps Twisted's errors in its own; both are listed, the wrappers first.
 _CONNECTION_WORDS = (
-    ((net.DNSLookupError,), "could not find {host}: the domain name does not resolve"),
-    ((net.ConnectionRefusedError,), "{host} refused the connection"),
     (
-        (net.TimeoutError, net.TCPTimedOutError),
+        (scrapy_errors.CannotResolveHostError, net.DNSLookupError),
+        "could not find {host}: the domain name does not resolve",
+    ),
+    (
+        (scrapy_errors.DownloadConnectionRefusedError, net.ConnectionRefusedError),
+        "{host} refused the connection",
+    ),
+    (
+        (scrapy_errors.DownloadTimeoutError, net.TimeoutError, net.TCPTimedOutError),
         "{host} did not answer in time",
     ),
-    ((net.ConnectionLost, ResponseNeverReceived), "{host} closed the connection without answering"),
-    ((net.NoRouteError, net.ConnectError), "could not connect to {host}"),
+    (
+        (scrapy_errors.ResponseDataLossError, net.ConnectionLost, ResponseNeverReceived),
+        "{host} closed the connection without a complete answer",
+    ),
+    (
+        (scrapy_errors.DownloadFailedError, net.NoRouteError, net.ConnectError),
+        "could not connect to {host}",
+    ),
 )
 
 
@@ -33,5 +47,5 @@ def describe_failure(exception: BaseException, url: str) -> str:
     if "SSL" in type(exception).__name__ or "TLS" in str(exception):
         return f"{host} has no working HTTPS (TLS handshake failed)"
     if isinstance(exception, IgnoreRequest) and str(exception):
-        return str(exception)
+        return str(exception).rstrip(".")
     return f"could not fetch {url}: {exception or type(exception).__name__}"
