@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -176,3 +177,19 @@ def test_sigterm_cancels_and_keeps_partial_results(tmp_path, engine, database_ur
     assert job.progress < 1.0
     assert "cancelled" in job.error
     assert job.result_data["emails"]  # partial results kept
+
+
+def test_json_logs_carry_the_job_id(tmp_path, site):
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    result = run_crawl(
+        tmp_path, database_url, f"domain={site.url}", "max_pages=2", settings={"LOG_JSON": "True"}
+    )
+    assert result.returncode == 0, result.log
+    job_id = str(only_job(db.make_engine(database_url)).id)
+    # Scrapy logs its start-up before any extension runs; from the claim on, every line is JSON.
+    lines = result.log.splitlines()
+    first = next(n for n, line in enumerate(lines) if line.startswith('{"time"'))
+    records = [json.loads(line) for line in lines[first:]]
+    assert len(records) >= 3
+    assert {record["job_id"] for record in records} == {job_id}
+    assert any("finished COMPLETE" in record["message"] for record in records)
