@@ -18,15 +18,20 @@ from emailscan.store import Sighting
 logger = logging.getLogger(__name__)
 
 
-class NormalisePipeline:
-    """Strip, decode and lowercase the address; classify it as role/personal and on/off site."""
+class _CrawlerPipeline:
+    """A pipeline that needs the crawler (stats, the spider) and the job lifecycle, if on."""
 
     def __init__(self, crawler):
         self.crawler = crawler
+        self.lifecycle = crawler.get_extension(JobLifecycle)
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
+
+
+class NormalisePipeline(_CrawlerPipeline):
+    """Strip, decode and lowercase the address; classify it as role/personal and on/off site."""
 
     def process_item(self, item):
         adapter = ItemAdapter(item)
@@ -41,16 +46,12 @@ class NormalisePipeline:
         return item
 
 
-class ValidatePipeline:
+class ValidatePipeline(_CrawlerPipeline):
     """email-validator's syntax check (MX records too when EMAILSCAN_CHECK_MX) plus our filters."""
 
-    def __init__(self, crawler, check_mx: bool):
-        self.crawler = crawler
-        self.check_mx = check_mx
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler, crawler.settings.getbool("EMAILSCAN_CHECK_MX"))
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.check_mx = crawler.settings.getbool("EMAILSCAN_CHECK_MX")
 
     async def process_item(self, item):
         adapter = ItemAdapter(item)
@@ -77,40 +78,29 @@ def _refusal(email: str, check_mx: bool) -> str | None:
     return None
 
 
-class DedupePipeline:
+class DedupePipeline(_CrawlerPipeline):
     """One item per address per crawl; later sightings still add their page to the contact."""
 
     def __init__(self, crawler):
-        self.crawler = crawler
+        super().__init__(crawler)
         self.seen: set[str] = set()
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
 
     def process_item(self, item):
         adapter = ItemAdapter(item)
         if adapter["email"] not in self.seen:
             self.seen.add(adapter["email"])
             return item
-        if lifecycle := self.crawler.get_extension(JobLifecycle):
-            lifecycle.record(_sighting(adapter))
+        if self.lifecycle:
+            self.lifecycle.record(_sighting(adapter))
         raise DropItem(f"already seen: {adapter['email']}", log_level="DEBUG")
 
 
-class StorePipeline:
+class StorePipeline(_CrawlerPipeline):
     """Hand first sightings to the job lifecycle, which writes them in batches off the reactor."""
 
-    def __init__(self, crawler):
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
-
     def process_item(self, item):
-        if lifecycle := self.crawler.get_extension(JobLifecycle):
-            lifecycle.record(_sighting(ItemAdapter(item)))
+        if self.lifecycle:
+            self.lifecycle.record(_sighting(ItemAdapter(item)))
         return item
 
 

@@ -80,7 +80,7 @@ class RecordingLifecycle:
 
 def test_dedupe_passes_each_address_once_and_records_later_sightings(crawler, monkeypatch):
     lifecycle = RecordingLifecycle()
-    monkeypatch.setattr(crawler, "get_extension", lambda cls: lifecycle)
+    monkeypatch.setattr(crawler, "get_extension", lambda cls: lifecycle)  # read at build time
     normalise = NormalisePipeline.from_crawler(crawler)
     dedupe = DedupePipeline.from_crawler(crawler)
     store = StorePipeline.from_crawler(crawler)
