@@ -53,7 +53,10 @@ def parse_target(text: str) -> Target:
     if not text:
         raise InvalidDomain("the domain is empty")
     has_scheme = "://" in text
-    parts = urlsplit(text if has_scheme else f"//{text}")
+    try:
+        parts = urlsplit(text if has_scheme else f"//{text}")
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise InvalidDomain(f"{text!r} is not a valid site address ({exc})") from exc
     scheme = parts.scheme.lower() if has_scheme else None
     if scheme not in (None, "http", "https"):
         raise InvalidDomain(f"only http and https sites can be scanned, not {scheme}:")

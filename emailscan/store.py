@@ -451,3 +451,36 @@ def revoke_api_key(engine: sa.Engine, secret: str) -> bool:
             .values(revoked_at=utcnow())
         )
         return result.rowcount == 1
+
+
+def ping(engine: sa.Engine) -> None:
+    """Raise when the database does not answer (health checks)."""
+    with _reading(engine) as connection:
+        connection.execute(sa.text("SELECT 1"))
+
+
+def user_has_domain(engine: sa.Engine, user_id: uuid.UUID, domain_id: uuid.UUID) -> bool:
+    """Has the user ever scanned the domain? Only then may it read the domain's contacts."""
+    query = sa.select(sa.exists().where(jobs.c.user_id == user_id, jobs.c.domain_id == domain_id))
+    with _reading(engine) as connection:
+        return bool(connection.scalar(query))
+
+
+def mark_rescheduled(engine: sa.Engine, job_id: uuid.UUID) -> bool:
+    """Claim the one reschedule a lost PENDING job gets: False when it was already used.
+
+    A PENDING row has no heartbeat until a crawl claims it, so `heartbeat_at` on a PENDING row
+    records the reschedule (and restarts its grace period); the guarded UPDATE makes racing
+    reapers agree on who reschedules.
+    """
+    with engine.begin() as connection:
+        result = connection.execute(
+            sa.update(jobs)
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.status == TaskStatus.PENDING,
+                jobs.c.heartbeat_at.is_(None),
+            )
+            .values(heartbeat_at=utcnow())
+        )
+        return result.rowcount == 1

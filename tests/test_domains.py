@@ -46,6 +46,7 @@ def test_parse_target(text, key, start_urls):
         "exa mple.com",
         "-a.com",
         "http://user:pw@example.com",
+        "http://[::1",
         "example..com",
         "http://example.com:99999",
         "a" * 300 + ".com",
