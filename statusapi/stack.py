@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 
 from emailscan import db
 
-ROOT = Path.cwd()
-SCRAPYD_TEMPLATE = ROOT / "etc" / "scrapyd.conf"
+ROOT = Path.cwd()  # the checkout: etc/scrapyd.conf, and var/ for the database and scrapyd
 STARTUP_SECONDS = 30
 
 
@@ -65,20 +64,24 @@ def _start_scrapyd(url: str, environ: dict[str, str]) -> subprocess.Popen:
     home = ROOT / "var" / "scrapyd"
     home.mkdir(parents=True, exist_ok=True)
     config = configparser.ConfigParser()
-    config.read(SCRAPYD_TEMPLATE)
+    config.read(ROOT / "etc" / "scrapyd.conf")
     parts = urlsplit(url)
     config["scrapyd"]["bind_address"] = parts.hostname or "127.0.0.1"
     config["scrapyd"]["http_port"] = str(parts.port or 6800)
     config["scrapyd"]["max_proc"] = environ.get("SCRAPYD_MAX_PROC", config["scrapyd"]["max_proc"])
     for option in ("logs_dir", "eggs_dir", "dbs_dir"):
         config["scrapyd"][option] = str(home / config["scrapyd"][option])
-    with open(home / "scrapyd.conf", "w") as file:
-        config.write(file)
+    for name in ("scrapyd.conf", "scrapy.cfg"):
+        # scrapyd checks spider names with `scrapy list`, and Scrapy reads the [settings]
+        # section only from a scrapy.cfg: the same file under both names.
+        with open(home / name, "w") as file:
+            config.write(file)
     scrapyd = Path(sys.executable).with_name("scrapyd")
-    log = open(home / "scrapyd.log", "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen(
-        [str(scrapyd), "--pidfile="], cwd=home, env=environ, stdout=log, stderr=log
-    )
+    environ = {k: v for k, v in environ.items() if k != "SCRAPY_SETTINGS_MODULE"}
+    with open(home / "scrapyd.log", "ab") as log:
+        return subprocess.Popen(
+            [str(scrapyd), "--pidfile="], cwd=home, env=environ, stdout=log, stderr=log
+        )
 
 
 def _wait_for(url: str, name: str, process: subprocess.Popen) -> None:
