@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,9 +25,17 @@ def main() -> int:
     db.upgrade(engine)
     engine.dispose()
     scrapyd_url = environ["SCRAPYD_URL"].split(",")[0].rstrip("/")
+    start_scrapyd = environ.get("SCRAPYD_START", "1") != "0"
+    _check_free(environ["HOST"], int(environ["PORT"]), "PORT")
+    if start_scrapyd:
+        parts = urlsplit(scrapyd_url)
+        _check_free(parts.hostname or "127.0.0.1", parts.port or 6800, "SCRAPYD_URL")
+    # Started in the background by a script, SIGINT may arrive ignored: Ctrl-C must still work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     processes = []
     try:
-        if environ.get("SCRAPYD_START", "1") != "0":
+        if start_scrapyd:
             processes.append(_start_scrapyd(scrapyd_url, environ))
             _wait_for(f"{scrapyd_url}/daemonstatus.json", "scrapyd", processes[-1])
         api_url = f"http://{environ['HOST']}:{environ['PORT']}"
@@ -34,7 +43,6 @@ def main() -> int:
         processes.append(api)
         _wait_for(f"{api_url}/api/v3/health", "the status API", api)
         _print_banner(api_url, scrapyd_url, environ["DATABASE_URL"])
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
         print("A service stopped; shutting down.", file=sys.stderr)
@@ -57,6 +65,14 @@ def _stack_environment(environ) -> dict[str, str]:
     environ.setdefault("PORT", "8000")
     environ["PYTHONUNBUFFERED"] = "1"
     return environ
+
+
+def _check_free(host: str, port: int, setting: str) -> None:
+    with socket.socket() as probe:
+        if probe.connect_ex((host, port)) == 0:
+            raise SystemExit(
+                f"{host}:{port} is already in use: stop what runs there or set {setting}"
+            )
 
 
 def _start_scrapyd(url: str, environ: dict[str, str]) -> subprocess.Popen:
