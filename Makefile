@@ -22,6 +22,10 @@ test: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# Crawl, extraction, memory and API figures side by side; results in var/bench/latest.json.
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
