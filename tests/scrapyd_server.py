@@ -60,7 +60,7 @@ def scrapyd_server(
 ) -> Iterator[ScrapydServer]:
     """Start `scrapyd` (next to sys.executable); `env` goes to it and to its crawl processes."""
     with tempfile.TemporaryDirectory(prefix="scrapyd-") as directory:
-        home, port = Path(directory), _free_port()
+        home, port = Path(directory), free_port()
         config = CONFIG.format(
             port=port, username=username, password=password, max_proc=max_proc, home=home
         )
@@ -89,7 +89,8 @@ def _start(home: Path, env: Mapping[str, str]) -> subprocess.Popen:
         )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on (until someone takes it)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 
 import pytest
 
 from statusapi.scrapyd import ScrapydClient, ScrapydNodes, ScrapydRejected, ScrapydUnavailable
-from tests.scrapyd_server import scrapyd_server, silent_site
+from tests.scrapyd_server import free_port, scrapyd_server, silent_site
 
 # The crawl fails fast and touches no database: no job, no retries.
 NO_DATABASE = ["EMAILSCAN_JOBS_ENABLED=False", "RETRY_ENABLED=False"]
@@ -24,12 +23,6 @@ def server():
 @pytest.fixture
 def client(server):
     return ScrapydClient(server.url, timeout=5)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(client: ScrapydClient, jobid: str, state: str, seconds: float = 60) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from emailscan import db, store
 from emailscan.models import TaskStatus, jobs
 from tests.crawl import ROOT, TEST_SETTINGS, run_crawl
 from tests.fixture_site import DECOY_STRINGS, EXPECTED_EMAILS, FixtureSite
+from tests.scrapyd_server import free_port
 
 
 @pytest.fixture
@@ -29,12 +29,6 @@ def only_job(engine) -> store.Job:
     with engine.connect() as connection:
         (job_id,) = connection.scalars(sa.select(jobs.c.id)).all()
     return store.get_job(engine, job_id)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_finds_every_planted_address_and_no_decoy(tmp_path, engine, database_url, site):
@@ -85,7 +79,7 @@ def test_bare_host_falls_back_from_https_to_http(tmp_path, site):
 
 
 def test_unreachable_site_fails_with_a_clear_error(tmp_path, engine, database_url):
-    result = run_crawl(tmp_path, database_url, f"domain=http://127.0.0.1:{closed_port()}")
+    result = run_crawl(tmp_path, database_url, f"domain=http://127.0.0.1:{free_port()}")
     assert result.returncode == 0, result.log
     job = only_job(engine)
     assert job.status is TaskStatus.FAILED

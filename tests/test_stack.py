@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ import requests
 from emailscan import db, store
 from tests.crawl import ROOT
 from tests.fixture_site import EXPECTED_EMAILS, FixtureSite
+from tests.scrapyd_server import free_port
 
 SCAN = "/api/v3/scan/website"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
