@@ -1,9 +1,13 @@
-"""Which links to fetch first and which are traps: pure functions over URLs and link text."""
+"""Which links to follow, which first and which are traps: pure functions over URLs and pages."""
 
 from __future__ import annotations
 
+import posixpath
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from scrapy.linkextractors import IGNORED_EXTENSIONS
+from w3lib.url import safe_url_string
 
 HIGH, MEDIUM, LOW, NORMAL = 300, 200, 100, 0
 
@@ -100,3 +104,45 @@ def url_pattern(url: str) -> str:
     path = _DIGITS.sub("N", _TOKEN.sub("T", parts.path))
     keys = sorted({key for key, _ in parse_qsl(parts.query, keep_blank_values=True)})
     return f"{parts.netloc}{path}?{'&'.join(keys)}" if keys else f"{parts.netloc}{path}"
+
+
+# Links to files we can't read, by extension: never requested (Scrapy's list, as a set).
+_SKIPPED_EXTENSIONS = frozenset(f".{extension}" for extension in IGNORED_EXTENSIONS)
+
+
+class NewLinks:
+    """The links of a page not met on an earlier page, as absolute URLs with their text.
+
+    Most links of a site are its navigation and footer, repeated on every page: a repeat costs
+    one set look-up here, where Scrapy's LinkExtractor would join, quote and check it again.
+    """
+
+    def __init__(self):
+        self._seen: set[tuple[str, str]] = set()
+
+    def __call__(self, root, base_url: str, encoding: str = "utf-8"):
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
+        for anchor in root.iter("a", "area"):
+            href = (anchor.get("href") or "").strip()
+            if not href or href.startswith("#"):
+                continue
+            # A root-relative link means the same on every page of the origin.
+            rooted = href.startswith("/") and not href.startswith("//")
+            key = (origin if rooted else base_url, href)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            if url := _absolute_http_url(base_url, href, encoding):
+                yield url, anchor.text_content()
+
+
+def _absolute_http_url(base_url: str, href: str, encoding: str) -> str | None:
+    try:
+        url = safe_url_string(urljoin(base_url, href), encoding=encoding)
+    except ValueError:
+        return None
+    if not url.startswith(("http://", "https://")):
+        return None  # mailto:, tel:, javascript: ...
+    if posixpath.splitext(urlsplit(url).path)[1].lower() in _SKIPPED_EXTENSIONS:
+        return None
+    return url

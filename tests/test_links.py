@@ -1,8 +1,18 @@
 """Link priorities, canonical URLs and trap patterns."""
 
+import lxml.html
 import pytest
 
-from emailscan.links import HIGH, LOW, MEDIUM, NORMAL, canonical_url, link_priority, url_pattern
+from emailscan.links import (
+    HIGH,
+    LOW,
+    MEDIUM,
+    NORMAL,
+    NewLinks,
+    canonical_url,
+    link_priority,
+    url_pattern,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,3 +69,30 @@ def test_url_pattern_groups_calendar_and_session_traps():
     assert url_pattern("http://h/blog/first-post") != url_pattern("http://h/blog/second-post")
     assert url_pattern("http://h/a?x=1&y=2") == url_pattern("http://h/a?y=5&x=9")
     assert url_pattern("http://h/s/9f86d081884c7d659a2feaa0c55ad015") == "h/s/T"
+
+
+def page(body: str):
+    return lxml.html.fromstring(f"<html><body>{body}</body></html>")
+
+
+def test_new_links_are_absolute_http_and_met_once():
+    links = NewLinks()
+    first = page(
+        '<a href="/contact">Contact <b>us</b></a> <a href="team.html">Team</a>'
+        '<a href="mailto:x@acme.com">mail</a> <a href="#top">top</a> <a href="tel:+49">call</a>'
+        '<a href="https://other.org/x">x</a> <a href="/brochure.PDF">pdf</a>'
+        '<a href=" /a b ">ab</a>'
+        '<area href="/map" alt="map">'
+    )
+    assert list(links(first, "https://acme.com/about/")) == [
+        ("https://acme.com/contact", "Contact us"),
+        ("https://acme.com/about/team.html", "Team"),
+        ("https://other.org/x", "x"),
+        ("https://acme.com/a%20b", "ab"),
+        ("https://acme.com/map", ""),
+    ]
+    again = page('<a href="/contact">Contact</a> <a href="team.html">Team</a>')
+    # Root-relative links are repeats anywhere on the site; relative ones depend on the page.
+    assert list(links(again, "https://acme.com/blog/")) == [
+        ("https://acme.com/blog/team.html", "Team")
+    ]

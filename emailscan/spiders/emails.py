@@ -9,15 +9,15 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.gz import gunzip
+from scrapy.utils.response import get_base_url
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from emailscan.domains import parse_target
 from emailscan.extract import extract_emails, extract_from_text
 from emailscan.failures import describe_failure
 from emailscan.items import EmailItem
-from emailscan.links import HIGH, LOW, canonical_url, link_priority, url_pattern
+from emailscan.links import HIGH, LOW, NewLinks, canonical_url, link_priority, url_pattern
 
 START_PRIORITY = 10 * HIGH
 _READABLE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
@@ -55,7 +55,7 @@ class EmailsSpider(scrapy.Spider):
         spider.max_pages = settings.getint("EMAILSCAN_MAX_PAGES")
         spider.frontier_limit = spider.max_pages * settings.getint("EMAILSCAN_FRONTIER_FACTOR")
         spider.pattern_limit = settings.getint("EMAILSCAN_MAX_URLS_PER_PATTERN")
-        spider.link_extractor = LinkExtractor(unique=True)
+        spider.new_links = NewLinks()
         return spider
 
     async def start(self):
@@ -98,10 +98,9 @@ class EmailsSpider(scrapy.Spider):
         yield from self._items(response, extract_from_text if plain else extract_emails)
         if plain:
             return
-        for link in self.link_extractor.extract_links(response):
-            if not self.on_site(link.url):
-                continue
-            if request := self._page_request(link.url, link.text):
+        base_url = get_base_url(response)
+        for url, text in self.new_links(response.selector.root, base_url, response.encoding):
+            if self.on_site(url) and (request := self._page_request(url, text)):
                 yield request
         if self.pages_crawled >= self.max_pages:
             raise CloseSpider("page_limit")
@@ -119,7 +118,7 @@ class EmailsSpider(scrapy.Spider):
     def on_site(self, url: str) -> bool:
         """The site's registrable domain and its subdomains, any port.
 
-        (LinkExtractor's allow_domains compares the netloc, port included.)
+        (Scrapy's allow_domains compares the netloc, port included.)
         """
         host = urlsplit(url).hostname or ""
         site = self.allowed_domains[0]
