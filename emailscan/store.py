@@ -85,6 +85,14 @@ def _reading(engine: sa.Engine) -> sa.Connection:
 _job_select = sa.select(jobs, domains.c.host.label("domain")).join(
     domains, domains.c.id == jobs.c.domain_id
 )
+# Status polls are the hot path: statements built once keep SQLAlchemy's cache key memoized.
+_job_by_id = _job_select.where(jobs.c.id == sa.bindparam("job_id"))
+_job_by_id_and_owner = _job_by_id.where(jobs.c.user_id == sa.bindparam("user_id"))
+_emails_of_job = (
+    sa.select(contacts.c.email, contacts.c.kind, contacts.c.on_domain, contacts.c.source_urls)
+    .where(contacts.c.last_job_id == sa.bindparam("job_id"))
+    .order_by(contacts.c.email)
+)
 
 
 def get_or_create_domain(engine: sa.Engine, host: str) -> uuid.UUID:
@@ -125,7 +133,7 @@ def start_scan(
                     )
                 )
             if job_id is not None:
-                row = connection.execute(_job_select.where(jobs.c.id == job_id)).mappings().one()
+                row = connection.execute(_job_by_id, {"job_id": job_id}).mappings().one()
                 return Job.from_row(row), created
     raise RuntimeError(f"could not start or find an active scan for domain {domain_id}")
 
@@ -146,11 +154,11 @@ def _insert_job(connection, domain_id, user_id, max_pages):
 
 def get_job(engine: sa.Engine, job_id: uuid.UUID, user_id: uuid.UUID | None = None) -> Job | None:
     """The job, or None when it doesn't exist or belongs to another user than `user_id`."""
-    query = _job_select.where(jobs.c.id == job_id)
+    query, params = _job_by_id, {"job_id": job_id}
     if user_id is not None:
-        query = query.where(jobs.c.user_id == user_id)
+        query, params = _job_by_id_and_owner, {"job_id": job_id, "user_id": user_id}
     with _reading(engine) as connection:
-        row = connection.execute(query).mappings().first()
+        row = connection.execute(query, params).mappings().first()
     return Job.from_row(row) if row else None
 
 
@@ -243,11 +251,7 @@ def job_emails(engine: sa.Engine, job_id: uuid.UUID) -> list[dict]:
 
 
 def _job_emails(connection: sa.Connection, job_id: uuid.UUID) -> list[dict]:
-    rows = connection.execute(
-        sa.select(contacts.c.email, contacts.c.kind, contacts.c.on_domain, contacts.c.source_urls)
-        .where(contacts.c.last_job_id == job_id)
-        .order_by(contacts.c.email)
-    ).mappings()
+    rows = connection.execute(_emails_of_job, {"job_id": job_id}).mappings()
     return [
         {
             "email": row["email"],
