@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+# Alembic is imported where it is used: a crawl needs it only to create a missing schema,
+# and it costs a crawl process about 8 MB.
 
 DEFAULT_DATABASE_URL = "sqlite:///var/emailscan.db"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -64,8 +63,10 @@ def _sqlite_engine(url: sa.URL, **kwargs) -> sa.Engine:
     return engine
 
 
-def alembic_config(connection: sa.Connection | None = None) -> Config:
+def alembic_config(connection: sa.Connection | None = None):
     """Alembic configuration pointing at the migrations shipped inside the package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "emailscan:migrations")
     config.attributes["connection"] = connection
@@ -74,16 +75,22 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Apply the migrations up to `revision`."""
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def current_revision(engine: sa.Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
