@@ -23,7 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "REAPER_INTERVAL": 30.0,
     "HOST": "127.0.0.1",
     "PORT": 8000,
-    "API_THREADS": 8,
+    "API_THREADS": 8,  # waitress threads per worker process
+    "API_WORKERS": 2,  # processes sharing the listening socket
     "MAX_CONTENT_LENGTH": 64 * 1024,  # request bodies are tiny
 }
 
@@ -44,7 +45,7 @@ _FLOATS = (
     "AUTH_CACHE_SECONDS",
     "REAPER_INTERVAL",
 )
-_INTEGERS = ("PORT", "API_THREADS")
+_INTEGERS = ("PORT", "API_THREADS", "API_WORKERS")
 _BOOLEANS = ("ALLOW_PRIVATE_NETWORKS",)
 _TRUE = ("1", "true", "yes", "on")
 

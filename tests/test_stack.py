@@ -52,11 +52,13 @@ def stack(tmp_path, database_url, owners):
         text=True,
     )
     banner = _read_banner(process)
-    yield f"http://127.0.0.1:{api_port}", banner
+    url = f"http://127.0.0.1:{api_port}"
+    yield url, banner
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
-    with pytest.raises(requests.ConnectionError):  # scrapyd went with it
-        requests.get(f"http://127.0.0.1:{scrapyd_port}/daemonstatus.json", timeout=2)
+    for gone in (f"http://127.0.0.1:{scrapyd_port}/daemonstatus.json", f"{url}/api/v3/health"):
+        with pytest.raises(requests.ConnectionError):  # every process went with it
+            requests.get(gone, timeout=2)
 
 
 def _read_banner(process) -> str:
