@@ -65,7 +65,9 @@ _NOISE_PARAMS = frozenset(
 )
 _PATH_SESSION = re.compile(r";(?:jsessionid|sessionid|sid|phpsessid)=[^/?#]*", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
-_TOKEN = re.compile(r"[0-9a-f]{16,}|[A-Za-z0-9_-]{32,}", re.IGNORECASE)
+# Ids and hashes, not slugs: long hex runs, or long runs with a digit in them.
+_TOKEN = re.compile(r"[0-9a-f]{16,}|(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{32,}", re.IGNORECASE)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def link_priority(url: str, text: str = "") -> int:
@@ -126,14 +128,23 @@ class NewLinks:
             href = (anchor.get("href") or "").strip()
             if not href or href.startswith("#"):
                 continue
-            # A root-relative link means the same on every page of the origin.
-            rooted = href.startswith("/") and not href.startswith("//")
-            key = (origin if rooted else base_url, href)
+            key = (_href_context(href, origin, base_url), href)
             if key in self._seen:
                 continue
             self._seen.add(key)
             if url := _absolute_http_url(base_url, href, encoding):
                 yield url, anchor.text_content()
+
+
+def _href_context(href: str, origin: str, base_url: str) -> str:
+    """What an href's meaning depends on: nothing, the scheme, the origin, or the page."""
+    if _SCHEME.match(href):
+        return ""
+    if href.startswith("//"):
+        return base_url.partition(":")[0]
+    if href.startswith("/"):
+        return origin
+    return base_url
 
 
 def _absolute_http_url(base_url: str, href: str, encoding: str) -> str | None:

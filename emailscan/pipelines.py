@@ -8,6 +8,7 @@ import logging
 from email_validator import EmailNotValidError, validate_email
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from emailscan.domains import is_same_site
@@ -49,22 +50,29 @@ class NormalisePipeline(_CrawlerPipeline):
 class ValidatePipeline(_CrawlerPipeline):
     """email-validator's syntax check (MX records too when EMAILSCAN_CHECK_MX) plus our filters."""
 
-    def __init__(self, crawler):
-        super().__init__(crawler)
-        self.check_mx = crawler.settings.getbool("EMAILSCAN_CHECK_MX")
+    @classmethod
+    def from_crawler(cls, crawler):
+        # The MX check does DNS: only then is the pipeline asynchronous (a coroutine per item
+        # costs Scrapy measurably more than a plain call).
+        if crawler.settings.getbool("EMAILSCAN_CHECK_MX"):
+            return _DeliverabilityPipeline(crawler)
+        return cls(crawler)
 
-    async def process_item(self, item):
-        adapter = ItemAdapter(item)
-        email = adapter["email"]
-        if self.check_mx:
-            # DNS lookups block: keep them off the reactor thread.
-            reason = await deferToThread(_refusal, email, True)
-        else:
-            reason = _refusal(email, False)
+    def process_item(self, item):
+        return self._checked(item, _refusal(ItemAdapter(item)["email"], False))
+
+    def _checked(self, item, reason: str | None):
         if reason:
             self.crawler.stats.inc_value("emailscan/dropped/invalid")
-            raise DropItem(f"{email}: {reason}", log_level="DEBUG")
+            raise DropItem(f"{ItemAdapter(item)['email']}: {reason}", log_level="DEBUG")
         return item
+
+
+class _DeliverabilityPipeline(ValidatePipeline):
+    async def process_item(self, item):
+        # DNS lookups block: keep them off the reactor thread.
+        lookup = deferToThread(_refusal, ItemAdapter(item)["email"], True)
+        return self._checked(item, await maybe_deferred_to_future(lookup))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -69,6 +69,10 @@ def test_url_pattern_groups_calendar_and_session_traps():
     assert url_pattern("http://h/blog/first-post") != url_pattern("http://h/blog/second-post")
     assert url_pattern("http://h/a?x=1&y=2") == url_pattern("http://h/a?y=5&x=9")
     assert url_pattern("http://h/s/9f86d081884c7d659a2feaa0c55ad015") == "h/s/T"
+    assert url_pattern("http://h/s/a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7") == "h/s/T"
+    # Long slugs are pages, not ids: a blog with hundreds of posts is not a trap.
+    long_slug = "how-to-choose-the-right-drill-for-your-workshop"
+    assert url_pattern(f"http://h/blog/{long_slug}/") == f"h/blog/{long_slug}/"
 
 
 def page(body: str):

@@ -8,6 +8,7 @@ import contextlib
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
+from twisted.internet import defer
 
 from emailscan.items import EmailItem
 from emailscan.pipelines import (
@@ -56,7 +57,7 @@ def test_normalise_drops_what_is_not_an_address(crawler):
 )
 def test_validate_keeps_valid_addresses(crawler, email):
     pipeline = ValidatePipeline.from_crawler(crawler)
-    assert asyncio.run(pipeline.process_item(item(email))).email == email
+    assert pipeline.process_item(item(email)).email == email
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_validate_keeps_valid_addresses(crawler, email):
 def test_validate_drops_invalid_and_placeholder_addresses(crawler, email):
     pipeline = ValidatePipeline.from_crawler(crawler)
     with pytest.raises(DropItem):
-        asyncio.run(pipeline.process_item(item(email)))
+        pipeline.process_item(item(email))
     assert crawler.stats.get_value("emailscan/dropped/invalid") == 1
 
 
@@ -98,3 +99,19 @@ def test_dedupe_passes_each_address_once_and_records_later_sightings(crawler, mo
         "https://acme-widgets.com/contact",
     ]
     assert {s.kind for s in lifecycle.sightings} == {"role"}
+
+
+def test_mx_check_runs_off_the_reactor_thread(monkeypatch):
+    crawler = get_crawler(
+        EmailsSpider, {"EMAILSCAN_JOBS_ENABLED": False, "EMAILSCAN_CHECK_MX": True}
+    )
+    crawler.spider = EmailsSpider.from_crawler(crawler, domain="acme-widgets.com")
+    checked = []
+    monkeypatch.setattr(
+        "emailscan.pipelines.deferToThread",
+        lambda function, *args: defer.succeed(checked.append(args) or None),
+    )
+    pipeline = ValidatePipeline.from_crawler(crawler)
+    result = asyncio.run(pipeline.process_item(item("info@acme-widgets.com")))
+    assert result.email == "info@acme-widgets.com"
+    assert checked == [("info@acme-widgets.com", True)]

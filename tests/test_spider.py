@@ -11,9 +11,14 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from scrapy import Request
+from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
 
 from emailscan import db, store
+from emailscan import settings as project
 from emailscan.models import TaskStatus, jobs
+from emailscan.spiders.emails import EmailsSpider
 from tests.crawl import ROOT, TEST_SETTINGS, run_crawl
 from tests.fixture_site import DECOY_STRINGS, EXPECTED_EMAILS, FixtureSite
 from tests.scrapyd_server import free_port
@@ -187,3 +192,21 @@ def test_json_logs_carry_the_job_id(tmp_path, site):
     assert len(records) >= 3
     assert {record["job_id"] for record in records} == {job_id}
     assert any("finished COMPLETE" in record["message"] for record in records)
+
+
+def test_pages_at_the_depth_limit_leave_their_links_for_shallower_pages():
+    settings = {name: getattr(project, name) for name in dir(project) if name.isupper()}
+    crawler = get_crawler(
+        EmailsSpider, {**settings, "EMAILSCAN_JOBS_ENABLED": False, "DEPTH_LIMIT": 2}
+    )
+    spider = EmailsSpider.from_crawler(crawler, domain="acme-widgets.com")
+    crawler.spider = spider
+    body = b'<a href="/deep-page">deep</a>'
+
+    def parse(depth):
+        request = Request("https://acme-widgets.com/p", meta={"depth": depth})
+        response = HtmlResponse(request.url, body=body, encoding="utf-8", request=request)
+        return [r.url for r in spider.parse_page(response) if isinstance(r, Request)]
+
+    assert parse(2) == []
+    assert parse(1) == ["https://acme-widgets.com/deep-page"]

@@ -53,6 +53,7 @@ class EmailsSpider(scrapy.Spider):
             if kwargs.get(argument):
                 settings.set(setting, _positive_int(argument, kwargs[argument]), "spider")
         spider.max_pages = settings.getint("EMAILSCAN_MAX_PAGES")
+        spider.max_depth = settings.getint("DEPTH_LIMIT")
         spider.frontier_limit = spider.max_pages * settings.getint("EMAILSCAN_FRONTIER_FACTOR")
         spider.pattern_limit = settings.getint("EMAILSCAN_MAX_URLS_PER_PATTERN")
         spider.new_links = NewLinks()
@@ -98,10 +99,10 @@ class EmailsSpider(scrapy.Spider):
         yield from self._items(response, extract_from_text if plain else extract_emails)
         if plain:
             return
-        base_url = get_base_url(response)
-        for url, text in self.new_links(response.selector.root, base_url, response.encoding):
-            if self.on_site(url) and (request := self._page_request(url, text)):
-                yield request
+        # Links of a page at the depth limit would be dropped by DepthMiddleware: not even
+        # marked as seen, so a shallower page can still lead to them.
+        if not self.max_depth or response.meta.get("depth", 0) < self.max_depth:
+            yield from self._follow(response)
         if self.pages_crawled >= self.max_pages:
             raise CloseSpider("page_limit")
 
@@ -114,6 +115,12 @@ class EmailsSpider(scrapy.Spider):
                 domain=self.target.key,
                 job_id=job_id,
             )
+
+    def _follow(self, response: TextResponse):
+        base_url = get_base_url(response)
+        for url, text in self.new_links(response.selector.root, base_url, response.encoding):
+            if self.on_site(url) and (request := self._page_request(url, text)):
+                yield request
 
     def on_site(self, url: str) -> bool:
         """The site's registrable domain and its subdomains, any port.
