@@ -78,8 +78,12 @@ def _insert(connection: sa.Connection, table: sa.Table):
 
 
 def _reading(engine: sa.Engine) -> sa.Connection:
-    """A connection for reads only: on SQLite it doesn't take the write lock."""
-    return engine.connect().execution_options(emailscan_readonly=True)
+    """A connection for reads only: no write lock on SQLite, no BEGIN/ROLLBACK round trips on
+    PostgreSQL (status polls are the hot path)."""
+    options = {"emailscan_readonly": True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    return engine.connect().execution_options(**options)
 
 
 _job_select = sa.select(jobs, domains.c.host.label("domain")).join(
