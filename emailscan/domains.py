@@ -109,6 +109,7 @@ def _extractor() -> tldextract.TLDExtract:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # every item asks about the same site
 def registrable_domain(host: str) -> str:
     """`shop.acme.co.uk` -> `acme.co.uk`; hosts without one (IPs, localhost) stay as they are."""
     extracted = _extractor()(host)

@@ -33,6 +33,22 @@ class CrawlResult:
         return {item["email"] for item in self.items}
 
 
+def crawl_command(output: Path, arguments, settings: dict | None = None) -> list[str]:
+    """The command line of `scrapy crawl emails -O OUTPUT -a ARG... -s NAME=VALUE...`."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "emails", "-O", str(output)]
+    for argument in arguments:
+        command += ["-a", argument]
+    for name, value in {**TEST_SETTINGS, **(settings or {})}.items():
+        command += ["-s", f"{name}={value}"]
+    return command
+
+
+def crawl_environment(database_url: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    env.pop("SCRAPY_SETTINGS_MODULE", None)
+    return env
+
+
 def run_crawl(
     tmp_path: Path,
     database_url: str,
@@ -42,15 +58,13 @@ def run_crawl(
 ) -> CrawlResult:
     """`scrapy crawl emails -a ARG... -O items.jsonl`; arguments are `name=value` spider args."""
     output = tmp_path / f"items-{len(list(tmp_path.glob('items-*')))}.jsonl"
-    command = [sys.executable, "-m", "scrapy", "crawl", "emails", "-O", str(output)]
-    for argument in arguments:
-        command += ["-a", argument]
-    for name, value in {**TEST_SETTINGS, **(settings or {})}.items():
-        command += ["-s", f"{name}={value}"]
-    env = {**os.environ, "DATABASE_URL": database_url}
-    env.pop("SCRAPY_SETTINGS_MODULE", None)
     process = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        crawl_command(output, arguments, settings),
+        cwd=ROOT,
+        env=crawl_environment(database_url),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     items = []
     if output.exists():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
@@ -19,7 +18,7 @@ from emailscan import db, store
 from emailscan import settings as project
 from emailscan.models import TaskStatus, jobs
 from emailscan.spiders.emails import EmailsSpider
-from tests.crawl import ROOT, TEST_SETTINGS, run_crawl
+from tests.crawl import ROOT, crawl_command, crawl_environment, run_crawl
 from tests.fixture_site import DECOY_STRINGS, EXPECTED_EMAILS, FixtureSite
 from tests.scrapyd_server import free_port
 
@@ -130,12 +129,12 @@ def test_second_process_for_a_claimed_job_leaves_it_alone(tmp_path, engine, data
 
 
 def start_crawl(database_url: str, site_url: str, tmp_path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "scrapy", "crawl", "emails", "-a", f"domain={site_url}"]
-    command += ["-O", str(tmp_path / "items.jsonl"), "-s", "CONCURRENT_REQUESTS=2"]
-    for name, value in TEST_SETTINGS.items():
-        command += ["-s", f"{name}={value}"]
-    env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
-    return subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    command = crawl_command(
+        tmp_path / "items.jsonl", [f"domain={site_url}"], {"CONCURRENT_REQUESTS": 2}
+    )
+    return subprocess.Popen(
+        command, cwd=ROOT, env=crawl_environment(database_url), stderr=subprocess.DEVNULL
+    )
 
 
 def watch(engine, process, seconds=60):
