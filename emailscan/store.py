@@ -289,7 +289,7 @@ def upsert_contacts(
 def _group(sightings: Iterable[Sighting]) -> dict[str, tuple[Sighting, list[str]]]:
     by_email: dict[str, tuple[Sighting, list[str]]] = {}
     for sighting in sightings:
-        first, urls = by_email.setdefault(sighting.email, (sighting, []))
+        _, urls = by_email.setdefault(sighting.email, (sighting, []))
         if sighting.source_url not in urls:
             urls.append(sighting.source_url)
     return by_email
