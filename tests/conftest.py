@@ -64,6 +64,11 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "databases(*kinds): run a database test on these kinds only (sqlite, postgresql)"
     )
+    config.addinivalue_line(
+        "markers",
+        "slow: runs for a minute or more (load, whole-stack faults); `make test` and CI run it, "
+        'skip with -m "not slow" while iterating',
+    )
 
 
 def pytest_generate_tests(metafunc):
