@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 # Alembic is imported where it is used: a crawl needs it only to create a missing schema,
 # and it costs a crawl process about 8 MB.
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_DATABASE_URL = "sqlite:///var/emailscan.db"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# libpq: give up on a server that does not answer instead of waiting for the kernel (minutes).
+POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+}
+# Errors that may go away on their own: a lost connection, a server restarting, a locked file.
+TRANSIENT_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+T = TypeVar("T")
 
 
 def database_url(url: str | None = None) -> str:
@@ -34,7 +52,34 @@ def make_engine(url: str | None = None, **kwargs) -> sa.Engine:
     # discards the whole pool; recycling keeps connections younger than idle timeouts.
     kwargs.setdefault("pool_recycle", 300)
     kwargs.setdefault("pool_size", 5)
+    connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in url.query}
+    kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
     return sa.create_engine(url, **kwargs)
+
+
+def retrying(call: Callable[..., T], *args, budget: float, first_wait: float = 0.25) -> T:
+    """`call(*args)`, tried again with growing waits while it fails with a transient error,
+    for up to `budget` seconds; then the last error is raised.
+
+    For writers that must not lose data to a database restart or a lock held for a while
+    (crawls). Only for calls that are safe to repeat.
+    """
+    deadline = time.monotonic() + budget
+    wait = first_wait
+    while True:
+        try:
+            return call(*args)
+        except TRANSIENT_ERRORS as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            logger.warning(
+                "Database unavailable, retrying in %.1f s: %s",
+                min(wait, left),
+                getattr(exc, "orig", None) or exc,
+            )
+            time.sleep(min(wait, left))
+            wait = min(wait * 2, 5.0)
 
 
 def _sqlite_engine(url: sa.URL, **kwargs) -> sa.Engine:

@@ -8,7 +8,7 @@ import uuid
 
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import reactor
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
@@ -32,12 +32,20 @@ _COMPLETE_REASONS = frozenset(
 )
 # scrapyd's cancel.json sends SIGTERM: Scrapy shuts down gracefully with reason "shutdown".
 _CANCEL_REASONS = frozenset({"shutdown", "cancelled"})
+# Close reasons of our own.
+DATABASE_UNAVAILABLE = "database_unavailable"  # writes kept failing for EMAILSCAN_DB_RETRY_SECONDS
+JOB_CLOSED = "job_closed"  # the job was closed elsewhere: cancelled through the API, or given up
 
 
 def outcome(reason: str, pages_crawled: int, errors: list[str]) -> tuple[TaskStatus, str | None]:
     """The final status of a claimed job and its error in a user's words."""
     if reason in _CANCEL_REASONS:
         return TaskStatus.CANCELLED, "The scan was cancelled; the addresses found so far are kept."
+    if reason == DATABASE_UNAVAILABLE:
+        return TaskStatus.FAILED, (
+            f"The scan stopped after {pages_crawled} pages because its results could not be "
+            "saved (the database was unavailable); the addresses saved so far are kept."
+        )
     if pages_crawled == 0:
         detail = errors[0] if errors else "no page of the site could be fetched"
         return TaskStatus.FAILED, f"The site could not be crawled: {detail}."
@@ -56,15 +64,27 @@ def outcome(reason: str, pages_crawled: int, errors: list[str]) -> tuple[TaskSta
 class JobLifecycle:
     """Owns this crawl's job row: every database write of the crawl goes through here.
 
-    Writes run on one worker thread, in order, never on the reactor thread.
+    Writes run on one worker thread, in order, never on the reactor thread. A write that fails
+    with a transient error is retried with growing waits for EMAILSCAN_DB_RETRY_SECONDS; the
+    sightings stay queued meanwhile. When writes keep failing the crawl stops, and its job is
+    never closed COMPLETE with addresses missing.
     """
 
-    def __init__(self, crawler, database_url: str | None, interval: float, pages: int, batch: int):
+    def __init__(
+        self,
+        crawler,
+        database_url: str | None,
+        interval: float,
+        pages: int,
+        batch: int,
+        retry_seconds: float,
+    ):
         self.crawler = crawler
         self.database_url = database_url
         self.interval = interval
         self.pages_per_report = pages
         self.batch_size = batch
+        self.retry_seconds = retry_seconds
         self.engine = None
         self.job_id: uuid.UUID | None = None
         self.domain_id: uuid.UUID | None = None
@@ -88,16 +108,20 @@ class JobLifecycle:
             settings.getfloat("EMAILSCAN_PROGRESS_INTERVAL"),
             settings.getint("EMAILSCAN_PROGRESS_PAGES"),
             settings.getint("EMAILSCAN_STORE_BATCH"),
+            settings.getfloat("EMAILSCAN_DB_RETRY_SECONDS", 60.0),
         )
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(extension.response_received, signal=signals.response_received)
         return extension
 
-    def spider_opened(self, spider) -> None:
-        self.engine = db.make_engine(self.database_url)
-        db.ensure_schema(self.engine)
-        refusal = self._claim(spider)
+    async def spider_opened(self, spider) -> None:
+        self._pool.start()
+        try:
+            refusal = await self._in_pool(self._open, spider)
+        except db.TRANSIENT_ERRORS as exc:
+            logger.error("Not crawling: the database is unavailable: %s", exc)
+            raise CloseSpider(DATABASE_UNAVAILABLE) from None
         if refusal:
             logger.warning("Not crawling: %s", refusal)
             raise CloseSpider("job_not_claimed")
@@ -106,8 +130,18 @@ class JobLifecycle:
         if self.crawler.settings.getbool("LOG_JSON"):
             jsonlog.install(job_id=str(self.job_id))
         logger.info("Claimed job %s for %s", self.job_id, spider.target.key)
-        self._pool.start()
         self._loop.start(self.interval, now=False)
+
+    def _in_pool(self, call, *args):
+        return maybe_deferred_to_future(deferToThreadPool(reactor, self._pool, call, *args))
+
+    def _retrying(self, call, *args):
+        return db.retrying(call, *args, budget=self.retry_seconds)
+
+    def _open(self, spider) -> str | None:
+        self.engine = db.make_engine(self.database_url)
+        self._retrying(db.ensure_schema, self.engine)
+        return self._retrying(self._claim, spider)
 
     def _claim(self, spider) -> str | None:
         if spider.job_id is None:
@@ -150,17 +184,30 @@ class JobLifecycle:
         self._writing = deferToThreadPool(
             reactor, self._pool, self._write, batch, progress, pages, len(self._emails)
         )
-        self._writing.addErrback(self._write_failed, batch)
+        self._writing.addCallbacks(self._written, self._write_failed, errbackArgs=(batch,))
         self._writing.addBoth(self._write_done)
 
-    def _write(self, batch, progress, pages, emails) -> None:
-        store.upsert_contacts(self.engine, self.domain_id, self.job_id, batch)
-        store.record_progress(self.engine, self.job_id, progress, pages, emails)
+    def _write(self, batch, progress, pages, emails) -> bool:
+        if batch:
+            self._retrying(store.upsert_contacts, self.engine, self.domain_id, self.job_id, batch)
+            batch.clear()  # stored: a failure below must not queue it again
+        return self._retrying(
+            store.record_progress, self.engine, self.job_id, progress, pages, emails
+        )
+
+    def _written(self, running: bool) -> None:
+        if not running:
+            logger.warning("Job %s was closed elsewhere (cancelled?): stopping", self.job_id)
+            self._close_spider(JOB_CLOSED)
 
     def _write_failed(self, failure, batch) -> None:
-        # Keep the batch for the next try: a database hiccup must not lose addresses.
+        # Keep what was not stored for the final write: the database may be back by then.
         self._pending[:0] = batch
-        logger.error("Could not write progress for job %s: %s", self.job_id, failure.value)
+        logger.error("Could not write to the database for job %s: %s", self.job_id, failure.value)
+        self._close_spider(DATABASE_UNAVAILABLE)
+
+    def _close_spider(self, reason: str) -> None:
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
     def _write_done(self, _result) -> None:
         self._writing = None
@@ -176,12 +223,17 @@ class JobLifecycle:
         return progress
 
     async def spider_closed(self, spider, reason: str) -> None:
-        if not self.claimed:
-            if self.engine is not None:
-                self.engine.dispose()
-            return
         if self._loop.running:
             self._loop.stop()
+        try:
+            if self.claimed:
+                await self._close_job(spider, reason)
+        finally:
+            self._pool.stop()
+            if self.engine is not None:
+                self.engine.dispose()
+
+    async def _close_job(self, spider, reason: str) -> None:
         while self._writing is not None:
             await maybe_deferred_to_future(self._writing)
         status, error = outcome(reason, spider.pages_crawled, spider.errors)
@@ -193,15 +245,20 @@ class JobLifecycle:
             "seconds": round(time.monotonic() - self._started, 1),
         }
         batch, self._pending = self._pending, []
-        await maybe_deferred_to_future(
-            deferToThreadPool(reactor, self._pool, self._finish, batch, status, error, stats)
-        )
-        self._pool.stop()
-        self.engine.dispose()
+        try:
+            await self._in_pool(self._finish, batch, status, error, stats)
+        except db.TRANSIENT_ERRORS as exc:
+            # The job stays RUNNING without a heartbeat: the API closes it FAILED as lost.
+            logger.error("Could not record the end of job %s: %s", self.job_id, exc)
+            return
         logger.info("Job %s finished %s: %s", self.job_id, status, error or reason)
 
     def _finish(self, batch, status, error, stats) -> None:
-        store.upsert_contacts(self.engine, self.domain_id, self.job_id, batch)
-        store.finish_job(
-            self.engine, self.job_id, status, error, stats["pages_crawled"], stats=stats
-        )
+        self._retrying(store.upsert_contacts, self.engine, self.domain_id, self.job_id, batch)
+        pages = stats["pages_crawled"]
+        if not self._retrying(
+            store.finish_job, self.engine, self.job_id, status, error, pages, stats
+        ):
+            # Closed elsewhere first (cancelled through the API): its outcome stands, and its
+            # results get what this crawl stored until it stopped.
+            self._retrying(store.refresh_results, self.engine, self.job_id, pages, stats)

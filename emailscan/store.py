@@ -248,6 +248,31 @@ def finish_job(
         return result.rowcount == 1
 
 
+def refresh_results(
+    engine: sa.Engine,
+    job_id: uuid.UUID,
+    pages_crawled: int,
+    stats: Mapping[str, Any],
+) -> bool:
+    """Bring the results of a job closed elsewhere (cancelled through the API, or given up on)
+    up to what its crawl stored before it stopped; its status, error and end time stand."""
+    with engine.begin() as connection:
+        emails = _job_emails(connection, job_id)
+        result = connection.execute(
+            sa.update(jobs)
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.status.in_((TaskStatus.CANCELLED, TaskStatus.FAILED)),
+            )
+            .values(
+                emails_found=len(emails),
+                pages_crawled=_at_least(jobs.c.pages_crawled, pages_crawled),
+                result_data={"emails": emails, "stats": dict(stats)},
+            )
+        )
+        return result.rowcount == 1
+
+
 def job_emails(engine: sa.Engine, job_id: uuid.UUID) -> list[dict]:
     """The addresses a job has seen so far, with the pages they were seen on."""
     with _reading(engine) as connection:

@@ -17,10 +17,13 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_PRIVATE_NETWORKS": False,
     "CORS_ORIGINS": "",  # comma-separated frontend origins
     "PENDING_GRACE": 30.0,  # seconds a job may stay PENDING before scrapyd is asked about it
-    "HEARTBEAT_TIMEOUT": 60.0,  # seconds without a heartbeat before a RUNNING job is checked
-    "RECONCILE_INTERVAL": 10.0,  # at most one scrapyd check per job per this many seconds
+    # Crawls write a heartbeat every 2 s (EMAILSCAN_PROGRESS_INTERVAL). Three missed: ask scrapyd
+    # whether the crawl still runs (closed FAILED if not); silent for HUNG_TIMEOUT: failed anyway.
+    "HEARTBEAT_TIMEOUT": 6.0,
+    "HUNG_TIMEOUT": 180.0,  # above a crawl's EMAILSCAN_DB_RETRY_SECONDS (60)
+    "RECONCILE_INTERVAL": 3.0,  # at most one scrapyd check per job per this many seconds
     "AUTH_CACHE_SECONDS": 5.0,  # how long "are there API keys" and key lookups are cached
-    "REAPER_INTERVAL": 30.0,
+    "REAPER_INTERVAL": 5.0,  # closes dead crawls' jobs that nobody polls
     "HOST": "127.0.0.1",
     "PORT": 8000,
     "API_THREADS": 8,  # waitress threads per worker process
@@ -41,6 +44,7 @@ _FLOATS = (
     "SCRAPYD_TIMEOUT",
     "PENDING_GRACE",
     "HEARTBEAT_TIMEOUT",
+    "HUNG_TIMEOUT",
     "RECONCILE_INTERVAL",
     "AUTH_CACHE_SECONDS",
     "REAPER_INTERVAL",

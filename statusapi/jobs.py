@@ -18,7 +18,11 @@ from statusapi.scrapyd import ScrapydError, ScrapydNodes
 logger = logging.getLogger(__name__)
 
 SPIDER = "emails"
-LOST = "The crawl process ended without reporting a result; the addresses found so far are kept."
+LOST = (
+    "The crawl stopped unexpectedly: its process ended without reporting a result; "
+    "the addresses found so far are kept."
+)
+HUNG = "The crawl stopped responding and was stopped; the addresses found so far are kept."
 _ALIVE_STATES = ("pending", "running")  # scrapyd's states of a job that may still report
 _MAX_TRACKED = 10_000
 
@@ -54,6 +58,37 @@ def looks_stuck(job: Job, now: dt.datetime, pending_grace: float, heartbeat_time
     return now - since > dt.timedelta(seconds=limit)
 
 
+def check_running(
+    engine: sa.Engine, scrapyd: ScrapydNodes, job: Job, now: dt.datetime, hung_timeout: float
+) -> str:
+    """A RUNNING job whose heartbeat is late: "failed" when it was closed FAILED, because
+    scrapyd says its crawl ended (or never heard of it), or because it has been silent for
+    `hung_timeout` seconds (then its crawl is cancelled too: a hung crawl holds a slot);
+    "ok" when its crawl runs, "unreachable" when scrapyd could not tell."""
+    silent = now - (job.heartbeat_at or job.started_at or job.created_at)
+    hung = silent > dt.timedelta(seconds=hung_timeout)
+    try:
+        state = scrapyd.status(job.scheduler_node, scrapyd_jobid(job))
+    except ScrapydError as exc:
+        logger.warning("Could not ask scrapyd about job %s: %s", job.id, exc)
+        state = None
+    if not hung and state is None:
+        return "unreachable"
+    if not hung and state in _ALIVE_STATES:
+        return "ok"
+    gone = state is not None and state not in _ALIVE_STATES
+    error = LOST if gone else HUNG
+    if not store.finish_job(engine, job.id, TaskStatus.FAILED, error=error):
+        return "ok"  # it finished in the meantime
+    logger.warning("Job %s closed FAILED: scrapyd says %r, silent for %s", job.id, state, silent)
+    if state in _ALIVE_STATES:
+        try:
+            scrapyd.cancel(job.scheduler_node, scrapyd_jobid(job))
+        except ScrapydError as exc:
+            logger.warning("Job %s: could not cancel its crawl: %s", job.id, exc)
+    return "failed"
+
+
 class Reconciler:
     """Closes an open job whose crawl is gone, asking scrapyd only about jobs that look stuck,
     and about each one at most once per `interval` seconds (status polls are the hot path)."""
@@ -64,31 +99,44 @@ class Reconciler:
         scrapyd: ScrapydNodes,
         pending_grace: float,
         heartbeat_timeout: float,
+        hung_timeout: float,
         interval: float,
     ):
         self.engine = engine
         self.scrapyd = scrapyd
         self.pending_grace = pending_grace
         self.heartbeat_timeout = heartbeat_timeout
+        self.hung_timeout = hung_timeout
         self.interval = interval
         self._next_check: dict[uuid.UUID, float] = {}
         self._lock = threading.Lock()
 
     def reconcile(self, job: Job) -> Job:
-        """The job as it is, or closed FAILED when scrapyd says its crawl ended or is unknown."""
-        stuck = looks_stuck(job, store.utcnow(), self.pending_grace, self.heartbeat_timeout)
+        """The job as it is, or closed FAILED when its crawl ended, is unknown or hangs."""
+        now = store.utcnow()
+        stuck = looks_stuck(job, now, self.pending_grace, self.heartbeat_timeout)
         if not stuck or not self._due(job.id):
             return job
+        if job.status is TaskStatus.RUNNING:
+            outcome = check_running(self.engine, self.scrapyd, job, now, self.hung_timeout)
+        else:
+            outcome = self._check_pending(job)
+        if outcome != "failed":
+            return job
+        return store.get_job(self.engine, job.id) or job
+
+    def _check_pending(self, job: Job) -> str:
         try:
             state = self.scrapyd.status(job.scheduler_node, scrapyd_jobid(job))
         except ScrapydError as exc:
             logger.warning("Could not ask scrapyd about job %s: %s", job.id, exc)
-            return job  # a poll never fails because scrapyd is away
+            return "unreachable"  # a poll never fails because scrapyd is away
         if state in _ALIVE_STATES:
-            return job
-        if store.finish_job(self.engine, job.id, TaskStatus.FAILED, error=LOST):
-            logger.warning("Job %s closed FAILED: scrapyd says %r", job.id, state or "unknown")
-        return store.get_job(self.engine, job.id) or job
+            return "ok"
+        if not store.finish_job(self.engine, job.id, TaskStatus.FAILED, error=LOST):
+            return "ok"
+        logger.warning("Job %s closed FAILED: scrapyd says %r", job.id, state or "unknown")
+        return "failed"
 
     def _due(self, job_id: uuid.UUID) -> bool:
         now = time.monotonic()

@@ -18,10 +18,6 @@ from statusapi.scrapyd import ScrapydError, ScrapydNodes
 
 logger = logging.getLogger(__name__)
 
-STOPPED = (
-    "The crawl stopped responding (its process died or was lost); "
-    "the addresses found so far are kept."
-)
 NOT_STARTED = "The scan could not be started: the crawler service lost it. Please try again."
 
 
@@ -30,6 +26,7 @@ def reap(
     scrapyd: ScrapydNodes,
     heartbeat_timeout: float,
     pending_timeout: float,
+    hung_timeout: float,
 ) -> dict[str, int]:
     """One pass over the open jobs; counts of what happened to them."""
     counts = collections.Counter(
@@ -41,24 +38,12 @@ def reap(
         if not jobs.looks_stuck(job, now, pending_timeout, heartbeat_timeout):
             counts["ok"] += 1
         elif job.status is TaskStatus.RUNNING:
-            counts[_reap_running(engine, scrapyd, job)] += 1
+            counts[jobs.check_running(engine, scrapyd, job, now, hung_timeout)] += 1
         else:
             counts[_reap_pending(engine, scrapyd, job)] += 1
     if counts["failed"] or counts["rescheduled"]:
         logger.info("Reaper: %s", dict(counts))
     return dict(counts)
-
-
-def _reap_running(engine: sa.Engine, scrapyd: ScrapydNodes, job: Job) -> str:
-    """No heartbeat: the crawl writes to the database itself, so it is dead or hung either way."""
-    if not store.finish_job(engine, job.id, TaskStatus.FAILED, error=STOPPED):
-        return "ok"  # it finished in the meantime
-    logger.warning("Job %s: no heartbeat since %s, closed FAILED", job.id, job.heartbeat_at)
-    try:  # a hung crawl would go on running and holding a slot
-        scrapyd.cancel(job.scheduler_node, jobs.scrapyd_jobid(job))
-    except ScrapydError as exc:
-        logger.warning("Job %s: could not cancel its crawl: %s", job.id, exc)
-    return "failed"
 
 
 def _reap_pending(engine: sa.Engine, scrapyd: ScrapydNodes, job: Job) -> str:
@@ -100,6 +85,7 @@ def reap_once(config: Mapping[str, Any]) -> dict[str, int]:
             scrapyd_from_config(config),
             heartbeat_timeout=float(config["HEARTBEAT_TIMEOUT"]),
             pending_timeout=float(config["PENDING_GRACE"]),
+            hung_timeout=float(config["HUNG_TIMEOUT"]),
         )
     finally:
         engine.dispose()

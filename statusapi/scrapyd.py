@@ -22,6 +22,10 @@ class ScrapydUnavailable(ScrapydError):
     """scrapyd did not answer: connection refused, timeout, 5xx or a body that is not its JSON."""
 
 
+class ScrapydTimeout(ScrapydUnavailable):
+    """scrapyd did not answer in time: what was asked may have been done all the same."""
+
+
 class ScrapydRejected(ScrapydError):
     """scrapyd answered and refused: `"status": "error"` (sent with HTTP 200) or a 4xx."""
 
@@ -73,6 +77,8 @@ class ScrapydClient:
         key = "data" if method == "POST" else "params"
         try:
             response = self.session.request(method, where, timeout=self.timeout, **{key: params})
+        except requests.Timeout as exc:
+            raise ScrapydTimeout(f"{where}: no answer within {self.timeout} s") from exc
         except requests.RequestException as exc:
             raise ScrapydUnavailable(f"{where}: {exc}") from exc
         if response.status_code >= 500:
@@ -124,14 +130,26 @@ class ScrapydNodes:
         return self._retired[node]
 
     def schedule(self, spider: str, jobid: str, **args: Any) -> tuple[str, str]:
-        """Schedule on the least busy node, the next one if it does not answer: (node, jobid)."""
+        """Schedule on the least busy node, the next one if it does not answer: (node, jobid).
+
+        A node that timed out is asked once more: it may be slow rather than gone. Either
+        time it may have queued the crawl all the same; a second crawl of the job is harmless,
+        as only one crawl can claim a job and the other exits.
+        """
         failures = []
         for client in self._by_load():
-            try:
-                return client.url, client.schedule(spider, jobid, **args)
-            except ScrapydUnavailable as exc:
-                logger.warning("scrapyd node %s unavailable, trying the next: %s", client.url, exc)
-                failures.append(str(exc))
+            for attempt in (1, 2):
+                try:
+                    return client.url, client.schedule(spider, jobid, **args)
+                except ScrapydTimeout as exc:
+                    logger.warning(
+                        "scrapyd node %s timed out (try %d): %s", client.url, attempt, exc
+                    )
+                    failures.append(str(exc))
+                except ScrapydUnavailable as exc:
+                    logger.warning("scrapyd node %s unavailable: %s", client.url, exc)
+                    failures.append(str(exc))
+                    break
         raise ScrapydUnavailable("; ".join(failures))
 
     def _by_load(self) -> list[Any]:

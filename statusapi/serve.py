@@ -133,6 +133,7 @@ def start_reaper(
         scrapyd,
         float(config["HEARTBEAT_TIMEOUT"]),
         float(config["PENDING_GRACE"]),
+        float(config["HUNG_TIMEOUT"]),
     )
 
     def run() -> None:

@@ -32,6 +32,7 @@ class Services:
             scrapyd,
             pending_grace=float(config["PENDING_GRACE"]),
             heartbeat_timeout=float(config["HEARTBEAT_TIMEOUT"]),
+            hung_timeout=float(config["HUNG_TIMEOUT"]),
             interval=float(config["RECONCILE_INTERVAL"]),
         )
         return cls(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import pydantic
@@ -18,6 +19,8 @@ from statusapi.schemas import JobList, JobListQuery, JobStatusResponse, JobSumma
 from statusapi.scrapyd import ScrapydError
 from statusapi.web import parse_uuid, respond, services
 
+logger = logging.getLogger(__name__)
+
 CANCELLED = "The scan was cancelled; the addresses found so far are kept."
 POLL_AFTER_SECONDS = "2"
 
@@ -33,22 +36,21 @@ def status(job_id: str):
 
 @bp.post("/<job_id>/cancel")
 def cancel(job_id: str):
+    """Cancel in the database first: that is the record, and a running crawl stops itself at
+    its next heartbeat when it sees it. Then scrapyd is told, so a queued crawl never starts
+    and a running one stops at once (SIGTERM); scrapyd being away changes neither."""
     job = _find_job(job_id)
-    if job.status.finished:
+    engine = services().engine
+    if not store.finish_job(engine, job.id, TaskStatus.CANCELLED, error=CANCELLED):
+        job = store.get_job(engine, job.id) or job
         raise ApiError(409, "job_finished", f"The job is already {job.status}: nothing to cancel.")
     try:
-        prevstate = services().scrapyd.cancel(job.scheduler_node, jobs.scrapyd_jobid(job))
+        services().scrapyd.cancel(job.scheduler_node, jobs.scrapyd_jobid(job))
     except ScrapydError as exc:
-        raise ApiError(
-            503,
-            "scheduler_unavailable",
-            f"The crawler service is unavailable, so job {job.id} could not be cancelled. "
-            "Please try again.",
-        ) from exc
-    # A crawl that is running closes its job itself on SIGTERM; nothing else will close it.
-    if job.status is TaskStatus.PENDING or prevstate != "running":
-        store.finish_job(services().engine, job.id, TaskStatus.CANCELLED, error=CANCELLED)
-    return _status_response(store.get_job(services().engine, job.id) or job, 202)
+        logger.warning(
+            "Job %s cancelled; scrapyd was not told (the crawl stops itself): %s", job.id, exc
+        )
+    return _status_response(store.get_job(engine, job.id) or job, 202)
 
 
 @bp.get("/jobs")

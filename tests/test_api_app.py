@@ -264,7 +264,7 @@ def test_reaper_thread_runs_until_stopped(monkeypatch):
     assert rounds.wait(5)
     stop.set()
 
-    assert calls[0] == ("engine", "scrapyd", 60.0, 30.0)
+    assert calls[0] == ("engine", "scrapyd", 6.0, 30.0, 180.0)
 
 
 @pytest.mark.parametrize(

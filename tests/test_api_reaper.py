@@ -14,7 +14,7 @@ from statusapi.scrapyd import ScrapydNodes, ScrapydUnavailable
 
 pytest_plugins = ["tests.fake_scrapyd"]
 
-HEARTBEAT_TIMEOUT, PENDING_TIMEOUT = 60, 30
+HEARTBEAT_TIMEOUT, PENDING_TIMEOUT, HUNG_TIMEOUT = 6, 30, 180
 
 
 def ago(seconds: float) -> dt.datetime:
@@ -28,7 +28,7 @@ def nodes(fake_scrapyd):
 
 @pytest.fixture
 def reap(engine, nodes):
-    return lambda: reaper.reap(engine, nodes, HEARTBEAT_TIMEOUT, PENDING_TIMEOUT)
+    return lambda: reaper.reap(engine, nodes, HEARTBEAT_TIMEOUT, PENDING_TIMEOUT, HUNG_TIMEOUT)
 
 
 @pytest.fixture
@@ -47,30 +47,40 @@ def running(engine, pending):
     return store.get_job(engine, pending.id)
 
 
-def test_running_job_without_heartbeat_is_failed_and_its_crawl_cancelled(
-    engine, running, reap, set_job, fake_scrapyd
+@pytest.mark.parametrize(
+    ("silent", "scrapyd_says", "outcome", "error", "cancelled"),
+    [
+        # Three heartbeats missed: scrapyd is asked whether the crawl still runs.
+        (HEARTBEAT_TIMEOUT + 1, "finished", "failed", jobs.LOST, False),
+        (HEARTBEAT_TIMEOUT + 1, "", "failed", jobs.LOST, False),  # scrapyd restarted
+        (HEARTBEAT_TIMEOUT + 1, "running", "ok", None, False),  # slow database writes
+        (HEARTBEAT_TIMEOUT + 1, "down", "unreachable", None, False),
+        # Silent for longer than any database retry: hung, whatever scrapyd says.
+        (HUNG_TIMEOUT + 1, "running", "failed", jobs.HUNG, True),
+        (HUNG_TIMEOUT + 1, "down", "failed", jobs.HUNG, False),
+        (HUNG_TIMEOUT + 1, "finished", "failed", jobs.LOST, False),
+    ],
+)
+def test_running_job_without_heartbeat(
+    engine, running, reap, set_job, fake_scrapyd, silent, scrapyd_says, outcome, error, cancelled
 ):
-    set_job(running.id, heartbeat_at=ago(HEARTBEAT_TIMEOUT + 5))
+    set_job(running.id, heartbeat_at=ago(silent))
+    if scrapyd_says == "down":
+        fake_scrapyd.down = True
+    else:
+        fake_scrapyd.states[str(running.id)] = scrapyd_says
 
     counts = reap()
 
     job = store.get_job(engine, running.id)
-    assert (counts["checked"], counts["failed"]) == (1, 1)
-    assert job.status is TaskStatus.FAILED
-    assert job.error == reaper.STOPPED
-    assert [e["email"] for e in job.result_data["emails"]] == ["info@acme.com"]
-    assert fake_scrapyd.called("cancel") == [{"jobid": str(running.id), "signal": "TERM"}]
-
-
-def test_stale_running_job_is_failed_even_when_scrapyd_is_down(
-    engine, running, reap, set_job, fake_scrapyd
-):
-    # The crawl writes its heartbeat to the database itself: silence there is the evidence.
-    set_job(running.id, heartbeat_at=ago(HEARTBEAT_TIMEOUT + 5))
-    fake_scrapyd.down = True
-
-    assert reap()["failed"] == 1
-    assert store.get_job(engine, running.id).status is TaskStatus.FAILED
+    assert (counts["checked"], counts[outcome]) == (1, 1)
+    if error is None:
+        assert job.status is TaskStatus.RUNNING
+    else:
+        assert (job.status, job.error) == (TaskStatus.FAILED, error)
+        assert [e["email"] for e in job.result_data["emails"]] == ["info@acme.com"]
+    expected = [{"jobid": str(running.id), "signal": "TERM"}] if cancelled else []
+    assert fake_scrapyd.called("cancel") == expected
 
 
 def test_healthy_jobs_are_left_alone(engine, running, reap, fake_scrapyd):

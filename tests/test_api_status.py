@@ -208,27 +208,22 @@ def test_cancel_pending_job(api, engine, fake_scrapyd):
     assert start(api) != job_id  # the domain is free again
 
 
-def test_cancel_running_job_leaves_closing_to_the_crawl(api, engine, fake_scrapyd):
+def test_cancel_running_job_is_cancelled_at_once_and_its_crawl_signalled(
+    api, engine, fake_scrapyd
+):
     job_id = start(api)
-    run(engine, job_id)
+    run(engine, job_id, "info@acme.com")
     fake_scrapyd.states[str(job_id)] = "running"
 
     response = api.post(f"/api/v3/scan/{job_id}/cancel")
 
     assert response.status_code == 202
-    assert response.get_json()["status"] == "RUNNING"  # until the crawl handles SIGTERM
-    assert store.get_job(engine, job_id).status is TaskStatus.RUNNING
-
-
-def test_cancel_running_job_whose_crawl_is_gone_closes_it(api, engine, fake_scrapyd):
-    job_id = start(api)
-    run(engine, job_id, "info@acme.com")
-    fake_scrapyd.states.clear()
-
-    body = api.post(f"/api/v3/scan/{job_id}/cancel").get_json()
-
-    assert body["status"] == "CANCELLED"
+    body = response.get_json()
+    assert (body["status"], body["error"]) == ("CANCELLED", CANCELLED)
     assert [e["email"] for e in body["result_data"]["emails"]] == ["info@acme.com"]
+    assert fake_scrapyd.called("cancel") == [{"jobid": str(job_id), "signal": "TERM"}]
+    # The crawl's heartbeat now finds its job closed, and it stops.
+    assert not store.record_progress(engine, job_id, 0.5, 3, 1)
 
 
 def test_cancel_finished_job_is_409(api, engine):
@@ -241,16 +236,16 @@ def test_cancel_finished_job_is_409(api, engine):
     assert response.get_json()["error"]["code"] == "job_finished"
 
 
-def test_cancel_with_scrapyd_down_is_503_and_keeps_the_job(api, engine, fake_scrapyd):
+def test_cancel_with_scrapyd_down_still_cancels(api, engine, fake_scrapyd):
     job_id = start(api)
     fake_scrapyd.down = True
 
     response = api.post(f"/api/v3/scan/{job_id}/cancel")
 
-    assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "scheduler_unavailable"
-    assert str(job_id) in response.get_json()["error"]["message"]
-    assert store.get_job(engine, job_id).status is TaskStatus.PENDING
+    assert response.status_code == 202
+    assert store.get_job(engine, job_id).status is TaskStatus.CANCELLED
+    # A queued crawl that starts later finds its job closed and exits at the claim.
+    assert not store.claim_job(engine, job_id)
 
 
 @pytest.mark.parametrize("job_id", ["nope", uuid.uuid4()])
