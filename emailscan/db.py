@@ -85,9 +85,10 @@ def retrying(call: Callable[..., T], *args, budget: float, first_wait: float = 0
 def _sqlite_engine(url: sa.URL, **kwargs) -> sa.Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
-    )
+    # `?timeout=SECONDS` in the URL (pysqlite's own parameter) sets how long a writer waits
+    # for the lock before the write fails (and a crawl retries it).
+    busy_ms = int(float(url.query.get("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)) * 1000)
+    engine = sa.create_engine(url, connect_args={"timeout": busy_ms / 1000}, **kwargs)
 
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT and locking; take
     # it over as SQLAlchemy's documentation recommends ("Serializable isolation / Savepoints").
@@ -97,7 +98,7 @@ def _sqlite_engine(url: sa.URL, **kwargs) -> sa.Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

@@ -62,9 +62,9 @@ def check_running(
     engine: sa.Engine, scrapyd: ScrapydNodes, job: Job, now: dt.datetime, hung_timeout: float
 ) -> str:
     """A RUNNING job whose heartbeat is late: "failed" when it was closed FAILED, because
-    scrapyd says its crawl ended (or never heard of it), or because it has been silent for
-    `hung_timeout` seconds (then its crawl is cancelled too: a hung crawl holds a slot);
-    "ok" when its crawl runs, "unreachable" when scrapyd could not tell."""
+    scrapyd says its crawl ended, or because it has been silent for `hung_timeout` seconds
+    (then its crawl is cancelled too: a hung crawl holds a slot); "ok" when its crawl may
+    still run, "unreachable" when scrapyd could not tell."""
     silent = now - (job.heartbeat_at or job.started_at or job.created_at)
     hung = silent > dt.timedelta(seconds=hung_timeout)
     try:
@@ -72,12 +72,14 @@ def check_running(
     except ScrapydError as exc:
         logger.warning("Could not ask scrapyd about job %s: %s", job.id, exc)
         state = None
-    if not hung and state is None:
-        return "unreachable"
-    if not hung and state in _ALIVE_STATES:
-        return "ok"
-    gone = state is not None and state not in _ALIVE_STATES
-    error = LOST if gone else HUNG
+    if state == "finished":  # scrapyd saw the process end
+        error = LOST
+    elif not hung:
+        # Unknown to scrapyd: a restarted scrapyd forgets the crawls it ran, and they go on
+        # running as orphans. Only silence for hung_timeout tells such a crawl is gone.
+        return "unreachable" if state is None else "ok"
+    else:
+        error = LOST if state == "" else HUNG
     if not store.finish_job(engine, job.id, TaskStatus.FAILED, error=error):
         return "ok"  # it finished in the meantime
     logger.warning("Job %s closed FAILED: scrapyd says %r, silent for %s", job.id, state, silent)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import requests
 
+ROOT = Path(__file__).resolve().parent.parent
+
 STARTUP_SECONDS = 30
 
 CONFIG = """\
@@ -36,7 +38,7 @@ finished_to_keep = 100
 
 [settings]
 # The installed project runs without an egg.
-emailscan = emailscan.settings
+emailscan = {settings_module}
 """
 
 
@@ -44,11 +46,23 @@ emailscan = emailscan.settings
 class ScrapydServer:
     url: str
     home: Path
-    process: subprocess.Popen
+    env: Mapping[str, str]
+    process: subprocess.Popen | None = None
 
     def log(self) -> str:
         """scrapyd's own output, to show when a test fails."""
         return (self.home / "scrapyd.out").read_text(errors="replace")
+
+    def start(self, auth: tuple[str, str] | None = None) -> None:
+        """Start scrapyd (again): same port, same directories, so its queue survives."""
+        self.process = _start(self.home, self.env)
+        _wait_until_up(self, auth)
+
+    def stop(self, kill: bool = False) -> None:
+        """SIGTERM (an operator's stop) and wait, or SIGKILL (a crash). Its crawls are left."""
+        if kill and self.process.poll() is None:
+            self.process.kill()
+        _stop(self.process)
 
 
 @contextlib.contextmanager
@@ -57,29 +71,40 @@ def scrapyd_server(
     max_proc: int = 2,
     username: str = "",
     password: str = "",
+    settings_module: str = "emailscan.settings",
 ) -> Iterator[ScrapydServer]:
-    """Start `scrapyd` (next to sys.executable); `env` goes to it and to its crawl processes."""
+    """Start `scrapyd` (next to sys.executable); `env` goes to it and to its crawl processes.
+
+    `settings_module` is the crawls' settings: `tests.scrapyd_settings` makes them fast.
+    """
     with tempfile.TemporaryDirectory(prefix="scrapyd-") as directory:
         home, port = Path(directory), free_port()
         config = CONFIG.format(
-            port=port, username=username, password=password, max_proc=max_proc, home=home
+            port=port,
+            username=username,
+            password=password,
+            max_proc=max_proc,
+            home=home,
+            settings_module=settings_module,
         )
         (home / "scrapyd.conf").write_text(config)
         # scrapyd runs `scrapy list` to check spider names, and Scrapy reads [settings] only
         # from scrapy.cfg files, not from scrapyd.conf: give it the same file under that name.
         (home / "scrapy.cfg").write_text(config)
-        server = ScrapydServer(f"http://127.0.0.1:{port}", home, _start(home, env or {}))
+        environ = {**(env or {}), "PYTHONPATH": str(ROOT)}  # crawls can import tests.*
+        server = ScrapydServer(f"http://127.0.0.1:{port}", home, environ)
         try:
-            _wait_until_up(server, (username, password) if username else None)
+            server.start((username, password) if username else None)
             yield server
         finally:
-            _stop(server.process)
+            if server.process is not None:
+                _stop(server.process)
 
 
 def _start(home: Path, env: Mapping[str, str]) -> subprocess.Popen:
     environ = {**os.environ, **env}
     environ.pop("SCRAPY_SETTINGS_MODULE", None)  # the [settings] section decides
-    with open(home / "scrapyd.out", "wb") as output:
+    with open(home / "scrapyd.out", "ab") as output:
         return subprocess.Popen(
             [str(Path(sys.executable).with_name("scrapyd")), "--pidfile="],
             cwd=home,

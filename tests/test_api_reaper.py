@@ -52,7 +52,9 @@ def running(engine, pending):
     [
         # Three heartbeats missed: scrapyd is asked whether the crawl still runs.
         (HEARTBEAT_TIMEOUT + 1, "finished", "failed", jobs.LOST, False),
-        (HEARTBEAT_TIMEOUT + 1, "", "failed", jobs.LOST, False),  # scrapyd restarted
+        # Unknown to scrapyd: restarted, its crawl may run on as an orphan, for a while.
+        (HEARTBEAT_TIMEOUT + 1, "", "ok", None, False),
+        (HUNG_TIMEOUT + 1, "", "failed", jobs.LOST, False),
         (HEARTBEAT_TIMEOUT + 1, "running", "ok", None, False),  # slow database writes
         (HEARTBEAT_TIMEOUT + 1, "down", "unreachable", None, False),
         # Silent for longer than any database retry: hung, whatever scrapyd says.

@@ -10,6 +10,7 @@ import pytest
 from emailscan import store
 from emailscan.models import SYSTEM_USER_ID, TaskStatus
 from emailscan.store import Sighting
+from statusapi.config import DEFAULTS
 from statusapi.jobs import LOST
 from statusapi.status import CANCELLED
 
@@ -125,13 +126,21 @@ def test_status_of_bad_or_unknown_job(api, job_id, status, code):
     assert response.get_json()["error"]["code"] == code
 
 
-@pytest.mark.parametrize("scrapyd_state", ["finished", "forgotten"])
+@pytest.mark.parametrize(
+    ("scrapyd_state", "silent"),
+    [
+        ("finished", 10),
+        # scrapyd restarted and forgot it: an orphaned crawl may run on, so only a long
+        # silence tells it is gone.
+        ("forgotten", DEFAULTS["HUNG_TIMEOUT"] + 1),
+    ],
+)
 def test_running_job_whose_crawl_is_gone_is_failed_with_partial_results(
-    api, engine, fake_scrapyd, scrapyd_state, set_job
+    api, engine, fake_scrapyd, scrapyd_state, silent, set_job
 ):
     job_id = start(api)
     run(engine, job_id, "info@acme.com")
-    set_job(job_id, heartbeat_at=ago(120))
+    set_job(job_id, heartbeat_at=ago(silent))
     if scrapyd_state == "finished":
         fake_scrapyd.states[str(job_id)] = "finished"
     else:
@@ -144,6 +153,18 @@ def test_running_job_whose_crawl_is_gone_is_failed_with_partial_results(
     assert body["error"] == LOST
     assert body["result_data"]["partial"] is True
     assert [e["email"] for e in body["result_data"]["emails"]] == ["info@acme.com"]
+
+
+def test_running_job_forgotten_by_a_restarted_scrapyd_gets_time_to_show_up(
+    api, engine, fake_scrapyd, set_job
+):
+    job_id = start(api)
+    run(engine, job_id)
+    set_job(job_id, heartbeat_at=ago(10))
+    fake_scrapyd.states.clear()
+
+    assert status_of(api, job_id).get_json()["status"] == "RUNNING"
+    assert fake_scrapyd.called("status") == [{"jobid": str(job_id)}]
 
 
 def test_running_job_with_a_fresh_heartbeat_does_not_ask_scrapyd(api, engine, fake_scrapyd):
