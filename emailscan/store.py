@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
@@ -462,12 +463,20 @@ def create_api_key(engine: sa.Engine, user_id: uuid.UUID, name: str = "") -> str
 
 
 def user_for_api_key(engine: sa.Engine, secret: str) -> uuid.UUID | None:
-    """The owner of a valid, unrevoked key."""
-    query = sa.select(api_keys.c.user_id).where(
-        api_keys.c.key_hash == _key_hash(secret), api_keys.c.revoked_at.is_(None)
+    """The owner of a valid, unrevoked key.
+
+    The database only ever sees the key's SHA-256, and the stored hash is compared in
+    constant time, so timing tells nothing about how much of a guess was right.
+    """
+    digest = _key_hash(secret)
+    query = sa.select(api_keys.c.key_hash, api_keys.c.user_id).where(
+        api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
     )
     with _reading(engine) as connection:
-        return connection.scalar(query)
+        row = connection.execute(query).first()
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        return None
+    return row.user_id
 
 
 def api_keys_exist(engine: sa.Engine) -> bool:

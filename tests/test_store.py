@@ -274,6 +274,20 @@ def test_domain_contacts_lists_everything_found(engine, domain_id, running_job):
     assert found[0]["last_job_id"] == running_job.id
 
 
+def test_api_keys_are_compared_in_constant_time(engine, monkeypatch):
+    secret = store.create_api_key(engine, uuid.uuid4())
+    compared = []
+
+    def compare_digest(a, b):
+        compared.append((a, b))
+        return a == b
+
+    monkeypatch.setattr(store.hmac, "compare_digest", compare_digest)
+
+    assert store.user_for_api_key(engine, secret) is not None
+    assert compared == [(store._key_hash(secret),) * 2]
+
+
 def test_api_keys_are_stored_hashed_and_revocable(engine):
     assert store.api_keys_exist(engine) is False
     owner = uuid.uuid4()
