@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import pytest
 
 from statusapi import create_app
-from statusapi.jobs import LOST
-from statusapi.status import CANCELLED
 from tests.fixture_site import EXPECTED_EMAILS, FixtureSite
-from tests.scrapyd_server import scrapyd_server, silent_site
+from tests.scrapyd_server import scrapyd_server
 
 SCAN = "/api/v3/scan/website"
 
@@ -27,8 +23,6 @@ def stack(database_url, engine):
                 "DATABASE_URL": database_url,
                 "SCRAPYD_URL": server.url,
                 "ALLOW_PRIVATE_NETWORKS": True,
-                "HEARTBEAT_TIMEOUT": 1,
-                "RECONCILE_INTERVAL": 0,
             }
         )
         yield app.test_client(), server
@@ -57,30 +51,3 @@ def test_scan_runs_to_complete_with_every_address(stack):
     assert {entry["email"] for entry in body["result_data"]["emails"]} == EXPECTED_EMAILS
     contacts = api.get(f"/api/v3/domains/{body['domain_id']}/contacts").get_json()
     assert {contact["email"] for contact in contacts["contacts"]} == EXPECTED_EMAILS
-
-
-def test_cancelled_crawl_closes_its_job_cancelled(stack):
-    api, server = stack
-    # Slow pages: the crawl is still going when cancelled, and stops within one page's time
-    # (Scrapy lets requests in flight finish before it closes).
-    with FixtureSite(delay=0.5) as site:
-        job_id = api.post(SCAN, json={"domain": site.url}).get_json()["job_id"]
-        poll(api, job_id, lambda body: body["status"] == "RUNNING")
-
-        assert api.post(f"/api/v3/scan/{job_id}/cancel").status_code == 202
-        body = poll(api, job_id, lambda body: body["finished_at"], seconds=30)
-
-    assert (body["status"], body["error"]) == ("CANCELLED", CANCELLED), server.log()
-
-
-def test_killed_crawl_is_failed_on_the_next_poll(stack):
-    api, server = stack
-    with silent_site() as url:
-        job_id = api.post(SCAN, json={"domain": url}).get_json()["job_id"]
-        poll(api, job_id, lambda body: body["status"] == "RUNNING")
-        [crawl] = api.application.extensions["emailscan"].scrapyd.clients[0].listjobs()["running"]
-
-        os.kill(crawl["pid"], signal.SIGKILL)  # no chance to report anything
-        body = poll(api, job_id, lambda body: body["finished_at"], seconds=30)
-
-    assert (body["status"], body["error"]) == ("FAILED", LOST)
