@@ -467,3 +467,24 @@ def test_api_restarted_while_a_job_runs_loses_nothing(database_url, engine, scra
 
     assert body["status"] == "COMPLETE"
     assert emails(body) == HOME_EMAILS | {page_email(n) for n in range(10)}
+
+
+def test_database_down_when_a_crawl_starts_means_no_crawl(tmp_path, engine, outage):
+    job_id = _new_job(engine, "127.0.0.1")
+    outage.begin()
+    try:
+        with FixtureSite() as site:
+            crawl = _start_crawl(
+                tmp_path, outage.crawl_url, job_id, site.url, EMAILSCAN_DB_RETRY_SECONDS=1
+            )
+            assert crawl.wait(timeout=60) == 0
+            pages_fetched = len(site.requests)
+    finally:
+        outage.end()
+
+    log = (tmp_path / "crawl.log").read_text()
+    assert f"Spider closed ({DATABASE_UNAVAILABLE})" in log
+    assert "Database unavailable, retrying" in log
+    # Left PENDING for the API, which closes it once scrapyd says the crawl ended.
+    assert store.get_job(engine, job_id).status is TaskStatus.PENDING
+    assert pages_fetched <= 1  # at most the first start request was already under way
