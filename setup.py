@@ -30,7 +30,13 @@ setup(
         "tldextract>=5.1,<6",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "pytest-timeout>=2.2,<3", "ruff>=0.17,<0.18"],
+        "test": [
+            "pytest>=8,<10",
+            "pytest-timeout>=2.2,<3",
+            "ruff>=0.17,<0.18",
+            # OpenAPI fuzzing of the status API (tests/test_api_fuzz.py); brings hypothesis.
+            "schemathesis>=4.32,<5",
+        ],
     },
     entry_points={
         "console_scripts": ["emailscan = emailscan.cli:main"],

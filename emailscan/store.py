@@ -153,8 +153,17 @@ def _insert_job(connection, domain_id, user_id, max_pages):
         created_at=utcnow(),
     )
     return statement.on_conflict_do_nothing(
-        index_elements=["domain_id"], index_where=jobs.c.status.in_(TaskStatus.active())
+        index_elements=["domain_id"], index_where=_ACTIVE_LITERALS
     ).returning(jobs.c.id)
+
+
+# The partial index's predicate with its values written into the SQL. With bound parameters
+# PostgreSQL stops matching uq_jobs_active_domain once psycopg prepares the statement (its 5th
+# run on a connection) and the server plans it generically (5 runs later): the INSERT then fails
+# with "no unique or exclusion constraint matching the ON CONFLICT specification".
+_ACTIVE_LITERALS = jobs.c.status.in_(
+    sa.bindparam("active_statuses", list(TaskStatus.active()), expanding=True, literal_execute=True)
+)
 
 
 def get_job(engine: sa.Engine, job_id: uuid.UUID, user_id: uuid.UUID | None = None) -> Job | None:

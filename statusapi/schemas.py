@@ -3,25 +3,60 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from emailscan.models import TaskStatus
 from emailscan.store import Job
 
 MAX_PAGES_LIMIT = 10_000
+MAX_DOMAIN_LENGTH = 2048
+MAX_OFFSET = 2**31 - 1  # past SQLite's and PostgreSQL's integers a query fails, not just misses
+# Control characters (C0, DEL, C1) and lone surrogates: urlsplit drops tabs and newlines
+# silently, a NUL ends a process argument and a surrogate can't be encoded for scrapyd, so a
+# domain carrying them would not be the text the crawl is given.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Exactly one of domain / domain_id, for the document (the validator below enforces it).
+_ONE_TARGET = {
+    "oneOf": [
+        {
+            "required": ["domain"],
+            "properties": {"domain": {"type": "string"}, "domain_id": {"type": "null"}},
+        },
+        {
+            "required": ["domain_id"],
+            "properties": {"domain": {"type": "null"}, "domain_id": {"type": "string"}},
+        },
+    ]
+}
+
+
+def _printable(value: str) -> str:
+    if _CONTROL_CHARACTER.search(value):
+        raise ValueError("must not contain control characters (tabs, newlines, NUL, ...)")
+    return value
+
+
+DomainText = Annotated[
+    str,
+    AfterValidator(_printable),
+    Field(max_length=MAX_DOMAIN_LENGTH, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
+]
 
 
 class EmailScanRequest(BaseModel):
     """Scan a site, named by `domain` (host or URL) or by the `domain_id` of a known one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_TARGET)
 
-    domain: str | None = Field(None, max_length=2048, examples=["acme.com"])
+    domain: DomainText | None = Field(None, examples=["acme.com"])
     domain_id: uuid.UUID | None = None
-    max_pages: int | None = Field(None, ge=1, le=MAX_PAGES_LIMIT)
+    # Strict: `true` or "5" is a client's bug, not a page count.
+    max_pages: StrictInt | None = Field(None, ge=1, le=MAX_PAGES_LIMIT)
     user_id: uuid.UUID | None = Field(
         None, description="Owner of the job; only when the API runs without API keys."
     )
@@ -103,9 +138,9 @@ class JobListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     status: TaskStatus | None = None
-    domain: str | None = None
+    domain: DomainText | None = None
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class Contact(BaseModel):

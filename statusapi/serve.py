@@ -72,7 +72,15 @@ def _fork_worker(listener: socket.socket, config: Mapping[str, Any]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         app = create_app(config)  # after the fork: each worker has its own engine and pool
-        waitress.serve(app, sockets=[listener], threads=int(config["API_THREADS"]))
+        # waitress buffers a whole body before the app sees it: cap it well above the app's
+        # own limit, so ordinary oversized bodies still get the app's JSON 413.
+        body_limit = 16 * int(config["MAX_CONTENT_LENGTH"])
+        waitress.serve(
+            app,
+            sockets=[listener],
+            threads=int(config["API_THREADS"]),
+            max_request_body_size=body_limit,
+        )
     finally:
         os._exit(1)
 

@@ -55,6 +55,9 @@ def cancel(job_id: str):
 
 @bp.get("/jobs")
 def list_jobs():
+    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise ApiError(400, "invalid_parameter", f"Give {', '.join(repeated)} once.")
     # `?status=&domain=` as forms send them: an empty value is no filter.
     arguments = {name: value for name, value in request.args.items() if value}
     if "status" in arguments:

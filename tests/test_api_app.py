@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from emailscan import store
-from statusapi import create_app, openapi, serve
+from statusapi import create_app, openapi, schemas, serve
 from statusapi.config import DEFAULTS, config_from_env
 from statusapi.scrapyd import ScrapydNodes
 
@@ -200,8 +200,37 @@ def test_openapi_document_lists_every_path_and_resolves_every_ref(api):
     refs = set(_refs(document))
     assert refs and all(ref.removeprefix("#/components/schemas/") in schemas for ref in refs)
     scan = document["paths"]["/api/v3/scan/website"]["post"]
-    assert {"200", "202", "400", "422", "503"} <= set(scan["responses"])
+    assert {"200", "202", "400", "413", "415", "422", "503"} <= set(scan["responses"])
     assert document["paths"]["/api/v3/health"]["get"]["security"] == []
+
+
+def test_openapi_lists_every_status_and_no_default(api):
+    """No `default` response: an answer the document doesn't list fails the fuzz tests."""
+    document = api.get("/api/v3/openapi.json").get_json()
+
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert "default" not in operation["responses"], (method, path)
+            assert "500" in operation["responses"], (method, path)
+    error = document["paths"]["/api/v3/scan/website"]["post"]["responses"]["415"]
+    assert error["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+
+
+def test_openapi_job_list_parameters_come_from_the_query_model(api):
+    operation = api.get("/api/v3/openapi.json").get_json()["paths"]["/api/v3/scan/jobs"]["get"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+
+    assert set(parameters) == {"status", "domain", "limit", "offset", "user_id"}
+    assert not any(parameter["required"] for parameter in parameters.values())
+    assert parameters["offset"]["schema"]["maximum"] == schemas.MAX_OFFSET
+    assert parameters["limit"]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 200,
+        "default": 50,
+    }
+    assert parameters["domain"]["schema"]["pattern"] == schemas.NO_CONTROL_CHARACTERS
+    assert parameters["status"]["schema"] == {"$ref": "#/components/schemas/TaskStatus"}
 
 
 def _refs(node):

@@ -147,10 +147,36 @@ def test_bad_scan_requests(api, engine, fake_scrapyd, body, status, code, mentio
     assert not fake_scrapyd.calls
 
 
-def test_body_is_read_as_json_whatever_the_content_type(api):
-    response = api.post(SCAN, data='{"domain": "acme.com"}', content_type="text/plain")
+def test_body_without_content_type_is_read_as_json(api):
+    response = api.post(SCAN, data='{"domain": "acme.com"}')
 
     assert response.status_code == 202
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_body_declared_as_something_else_is_415(api, engine, fake_scrapyd, content_type):
+    response = api.post(SCAN, data='{"domain": "acme.com"}', content_type=content_type)
+
+    assert response.status_code == 415
+    error = response.get_json()["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["message"]
+    assert job_count(engine) == 0
+    assert not fake_scrapyd.calls
+
+
+def test_many_scans_on_one_connection(make_app, fake_scrapyd):
+    # PostgreSQL prepares a statement on its 5th run on a connection and may plan it generically
+    # 5 runs later: the partial index's ON CONFLICT must still match then.
+    api = make_app().test_client()
+    domains = ("acme.com", "globex.com", "initech.com", "umbrella.com", "hooli.com")
+
+    answers = [api.post(SCAN, json={"domain": domains[i % 5]}).status_code for i in range(15)]
+
+    assert answers == [202] * 5 + [200] * 10
+    assert len(fake_scrapyd.called("schedule")) == 5
 
 
 @pytest.mark.parametrize(

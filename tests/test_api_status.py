@@ -229,9 +229,7 @@ def test_cancel_pending_job(api, engine, fake_scrapyd):
     assert start(api) != job_id  # the domain is free again
 
 
-def test_cancel_running_job_is_cancelled_at_once_and_its_crawl_signalled(
-    api, engine, fake_scrapyd
-):
+def test_cancel_running_job_is_cancelled_at_once_and_its_crawl_signalled(api, engine, fake_scrapyd):
     job_id = start(api)
     run(engine, job_id, "info@acme.com")
     fake_scrapyd.states[str(job_id)] = "running"

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from emailscan import store
+from emailscan import db, store
 from emailscan.models import SYSTEM_USER_ID, TaskStatus, jobs
 from emailscan.store import Sighting
 
@@ -302,3 +302,19 @@ def test_api_keys_are_stored_hashed_and_revocable(engine):
     assert store.revoke_api_key(engine, secret) is False
     assert store.user_for_api_key(engine, secret) is None
     assert store.api_keys_exist(engine) is False
+
+
+def test_start_scan_keeps_working_on_one_connection(database_url):
+    # PostgreSQL: psycopg prepares a statement on its 5th run on a connection, and the server
+    # may plan it generically 5 runs later; the partial index must still match ON CONFLICT.
+    engine = db.make_engine(database_url, pool_size=1, max_overflow=0)
+    db.upgrade(engine)
+    try:
+        domain_id = store.get_or_create_domain(engine, "acme.com")
+        for _ in range(15):
+            job, created = store.start_scan(engine, domain_id)
+            again, created_again = store.start_scan(engine, domain_id)
+            assert (created, created_again, again.id) == (True, False, job.id)
+            store.finish_job(engine, job.id, TaskStatus.COMPLETE)
+    finally:
+        engine.dispose()
