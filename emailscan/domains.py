@@ -10,6 +10,11 @@ from urllib.parse import urlsplit
 import tldextract
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+# `name://` starts a URL; so does `name:` (no dots: not a host) unless a port (`localhost:8080`)
+# or a password (`user:pw@acme.com`) follows: `data:text/html,...`, `javascript:...`.
+_SCHEME = re.compile(
+    r"([a-z][a-z0-9+.-]*)://|([a-z][a-z0-9+-]*):(?!\d*(?:[/?#]|$))(?![^/?#]*@)", re.IGNORECASE
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -52,14 +57,14 @@ def parse_target(text: str) -> Target:
     text = (text or "").strip()
     if not text:
         raise InvalidDomain("the domain is empty")
-    has_scheme = "://" in text
-    try:
-        parts = urlsplit(text if has_scheme else f"//{text}")
-    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
-        raise InvalidDomain(f"{text!r} is not a valid site address ({exc})") from exc
-    scheme = parts.scheme.lower() if has_scheme else None
+    match = _SCHEME.match(text)
+    scheme = (match[1] or match[2]).lower() if match else None
     if scheme not in (None, "http", "https"):
         raise InvalidDomain(f"only http and https sites can be scanned, not {scheme}:")
+    try:
+        parts = urlsplit(text if scheme else f"//{text}")
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise InvalidDomain(f"{text!r} is not a valid site address ({exc})") from exc
     if parts.username or parts.password:
         raise InvalidDomain("a site address must not carry a user name or password")
     try:
@@ -82,12 +87,15 @@ def normalise_host(host: str) -> str:
     host = host.strip().rstrip(".").lower()
     if not host:
         raise InvalidDomain("the domain has no host name")
-    if ":" in host or _looks_numeric(host):
-        return host  # IP literal: judged by the network guard, not here
+    if ":" in host:
+        return host  # IPv6 literal: judged by the network guard, not here
     try:
-        ascii_host = host.encode("idna").decode("ascii")
+        # IDNA maps full-width digits and dots to ASCII, as browsers do: `１２７．０．０．１`.
+        ascii_host = host.encode("idna").decode("ascii").rstrip(".")
     except UnicodeError as exc:
         raise InvalidDomain(f"{host!r} is not a valid host name") from exc
+    if _looks_numeric(ascii_host):
+        return ascii_host  # IPv4 literal in some notation: judged by the network guard
     labels = ascii_host.split(".")
     if len(ascii_host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
         raise InvalidDomain(f"{host!r} is not a valid host name")

@@ -12,12 +12,14 @@ from scrapy.utils.misc import load_object
 from twisted.internet.error import DNSLookupError
 
 from emailscan.netguard import (
+    WEB_PORTS,
     address_refusal,
     is_localhost_name,
     parse_ip_literal,
+    port_refusal,
     refusal_message,
 )
-from emailscan.resolver import GuardedResolver
+from emailscan.resolver import GuardedResolver, configured_ports
 
 if TYPE_CHECKING:
     from typing import Self
@@ -32,6 +34,7 @@ __all__ = ["STATS_KEY", "BlockedAddressError", "PrivateNetworkGuardMiddleware"]
 logger = logging.getLogger(__name__)
 
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Stats counter of refused requests (up front and at name resolution).
 STATS_KEY = "emailscan/ssrf_blocked"
 
@@ -50,25 +53,30 @@ class PrivateNetworkGuardMiddleware:
     """Refuse requests to non-public targets with a :exc:`BlockedAddressError`.
 
     Up front: non-http(s) schemes, proxied requests, IP literals in any
-    notation and ``localhost`` names.  Host names are checked when they are
-    resolved, by :class:`~emailscan.resolver.GuardedResolver`; its refusal
+    notation, ``localhost`` names and ports other than ``EMAILSCAN_ALLOWED_PORTS``
+    (default :data:`~emailscan.netguard.WEB_PORTS`).  Host names are checked when
+    they are resolved, by :class:`~emailscan.resolver.GuardedResolver`; its refusal
     reaches us as a ``CannotResolveHostError`` that :meth:`process_exception`
     turns into the same error.  Redirects are new requests, so they come
     through here (and through the resolver) again.
+
+    ``ALLOW_PRIVATE_NETWORKS`` switches all of it off, ports included: it is meant
+    for local development and tests, whose sites listen on random loopback ports.
     """
 
-    def __init__(self, crawler: Crawler):
+    def __init__(self, crawler: Crawler, ports: frozenset[int] | None = WEB_PORTS):
         self.crawler = crawler
+        self.ports = ports
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if crawler.settings.getbool("ALLOW_PRIVATE_NETWORKS"):
             raise NotConfigured("ALLOW_PRIVATE_NETWORKS is enabled")
         _check_download_handlers(crawler.settings)
-        return cls(crawler)
+        return cls(crawler, configured_ports(crawler.settings))
 
     def process_request(self, request: Request) -> None:
-        message = _request_refusal(request, urlparse_cached(request))
+        message = _request_refusal(request, urlparse_cached(request), self.ports)
         if message:
             self._block(request, message)
         self._guarded_resolver()
@@ -112,7 +120,9 @@ class PrivateNetworkGuardMiddleware:
         return resolver
 
 
-def _request_refusal(request: Request, parsed: ParseResult) -> str | None:
+def _request_refusal(
+    request: Request, parsed: ParseResult, ports: frozenset[int] | None
+) -> str | None:
     if parsed.scheme not in _ALLOWED_SCHEMES:
         return f"refused to fetch {request.url} (URL scheme {parsed.scheme!r} is not allowed)"
     if request.meta.get("proxy"):
@@ -120,6 +130,11 @@ def _request_refusal(request: Request, parsed: ParseResult) -> str | None:
     host = parsed.hostname
     if not host:
         return f"refused to fetch {request.url} (no host)"
+    return _literal_refusal(host) or _port_refusal(request, parsed, ports)
+
+
+def _literal_refusal(host: str) -> str | None:
+    """IP literals (any notation) and localhost names: judged without a lookup."""
     ip = parse_ip_literal(host)
     if ip is not None:
         reason = address_refusal(ip)
@@ -127,6 +142,19 @@ def _request_refusal(request: Request, parsed: ParseResult) -> str | None:
     if is_localhost_name(host):
         return refusal_message(host, "loopback host name")
     return None
+
+
+def _port_refusal(
+    request: Request, parsed: ParseResult, ports: frozenset[int] | None
+) -> str | None:
+    try:
+        port = parsed.port
+    except ValueError:
+        return f"refused to fetch {request.url} (invalid port)"
+    if port is None:  # not `or`: an explicit port 0 is judged, not taken for the default
+        port = _DEFAULT_PORTS[parsed.scheme]
+    reason = port_refusal(port, ports)
+    return f"refused to fetch {request.url}: {reason}" if reason else None
 
 
 def _check_download_handlers(settings: BaseSettings) -> None:

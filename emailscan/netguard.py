@@ -1,4 +1,4 @@
-"""Decide whether an address or host may be connected to (SSRF guard).
+"""Decide whether an address or host, and which ports, may be connected to (SSRF guard).
 
 Pure standard library on purpose: the Flask API imports it to refuse a
 submitted domain before scheduling a crawl, and the crawl imports it in the
@@ -18,17 +18,20 @@ import ipaddress
 import re
 import socket
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 from urllib.parse import unquote
 
 __all__ = [
     "UNRESOLVABLE_PREFIX",
+    "WEB_PORTS",
     "IPAddress",
     "address_refusal",
+    "allowed_ports",
     "host_refusal",
     "is_localhost_name",
     "parse_ip_literal",
+    "port_refusal",
     "refusal_message",
 ]
 
@@ -36,6 +39,10 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: :func:`host_refusal` messages for names that do not resolve start with this.
 UNRESOLVABLE_PREFIX = "could not resolve"
+
+#: The only ports a guarded crawl connects to unless configured otherwise: a scan must not
+#: poke ssh, scrapyd (6800), PostgreSQL (5432) or any other service of a public host either.
+WEB_PORTS: frozenset[int] = frozenset({80, 443, 8080, 8443})
 
 _V4 = ipaddress.IPv4Network
 _V6 = ipaddress.IPv6Network
@@ -204,6 +211,32 @@ def _parse_ipv4_number(part: str) -> int | None:
     if not pattern.fullmatch(digits):
         return None
     return int(digits, base) if digits else 0
+
+
+def port_refusal(port: int, allowed: Collection[int] | None = WEB_PORTS) -> str | None:
+    """Return why *port* must not be connected to, or ``None``; *allowed* ``None`` is any port."""
+    if allowed is None or port in allowed:
+        return None
+    ports = ", ".join(str(number) for number in sorted(allowed))
+    return f"port {port} is not allowed (allowed ports: {ports})"
+
+
+def allowed_ports(values: Iterable[str | int]) -> frozenset[int] | None:
+    """Parse a list of ports (the ``EMAILSCAN_ALLOWED_PORTS`` setting); ``*`` means any port.
+
+    Raise :exc:`ValueError` on anything else, so a typo cannot silently open or close ports.
+    """
+    ports: set[int] = set()
+    for value in values:
+        text = str(value).strip()
+        if text == "*":
+            return None
+        if not (text.isascii() and text.isdigit() and 0 < int(text) < 65536):
+            raise ValueError(f"not a TCP port: {value!r}")
+        ports.add(int(text))
+    if not ports:
+        raise ValueError("no port listed (* allows any port)")
+    return frozenset(ports)
 
 
 def is_localhost_name(host: str) -> bool:

@@ -53,20 +53,35 @@ from twisted.internet.interfaces import (
 )
 from zope.interface import implementer
 
-from emailscan.netguard import address_refusal, refusal_message
+from emailscan.netguard import (
+    WEB_PORTS,
+    address_refusal,
+    allowed_ports,
+    port_refusal,
+    refusal_message,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Self
 
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
     from twisted.internet.interfaces import IReactorPluggableNameResolver
 
-__all__ = ["GuardedResolver"]
+__all__ = ["PORTS_SETTING", "GuardedResolver", "configured_ports"]
+
+#: The setting listing the ports a guarded crawl may connect to (``*``: any).
+PORTS_SETTING = "EMAILSCAN_ALLOWED_PORTS"
 
 logger = logging.getLogger(__name__)
 
 _CacheKey = tuple[str, frozenset[type[IAddress]] | None, str]
+
+
+def configured_ports(settings: BaseSettings) -> frozenset[int] | None:
+    """The ports ``EMAILSCAN_ALLOWED_PORTS`` allows (default :data:`WEB_PORTS`); ``None``: any."""
+    return allowed_ports(settings.getlist(PORTS_SETTING, sorted(WEB_PORTS)))
 
 
 def _address_with_port(address: IAddress, port: int) -> IAddress:
@@ -93,10 +108,14 @@ class GuardedResolver:
     ``DNSLookupError`` and nothing is connected to); the user-facing reason is
     kept for :meth:`refusal_for`, because that error cannot carry it.
 
+    ``HostnameEndpoint`` asks with the port it will connect to, so a port
+    outside *ports* (``EMAILSCAN_ALLOWED_PORTS``) is refused here too, without
+    a lookup; port 0 is a bare name lookup (``reactor.resolve()``), not judged.
+
     Resolves IPv4 and IPv6 through the reactor's previous name resolver
     (``getaddrinfo`` in a thread).  Like Scrapy's ``CachingHostnameResolver``
     it does not honour ``DNS_TIMEOUT``; ``DOWNLOAD_TIMEOUT`` still applies.
-    With ``ALLOW_PRIVATE_NETWORKS`` every address is accepted.
+    With ``ALLOW_PRIVATE_NETWORKS`` every address and every port is accepted.
     """
 
     def __init__(
@@ -104,6 +123,7 @@ class GuardedResolver:
         reactor: IReactorPluggableNameResolver,
         cache_size: int,
         allow_private: bool = False,
+        ports: frozenset[int] | None = WEB_PORTS,
     ):
         self.reactor = reactor
         original = reactor.nameResolver
@@ -111,6 +131,7 @@ class GuardedResolver:
             original = original.original_resolver
         self.original_resolver: IHostnameResolver = original
         self.allow_private = allow_private
+        self.ports = ports
         # Only accepted (i.e. checked) answers are stored; never shared with
         # scrapy.resolver.dnscache, which other resolvers fill unchecked.
         self._cache: LocalCache[_CacheKey, list[IAddress]] = LocalCache(cache_size)
@@ -120,7 +141,8 @@ class GuardedResolver:
     def from_crawler(cls, crawler: Crawler, reactor: IReactorPluggableNameResolver) -> Self:
         settings = crawler.settings
         cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
-        return cls(reactor, cache_size, settings.getbool("ALLOW_PRIVATE_NETWORKS"))
+        allow = settings.getbool("ALLOW_PRIVATE_NETWORKS")
+        return cls(reactor, cache_size, allow, configured_ports(settings))
 
     def install_on_reactor(self) -> None:
         self.reactor.installNameResolver(self)
@@ -137,6 +159,11 @@ class GuardedResolver:
         addressTypes: Sequence[type[IAddress]] | None = None,
         transportSemantics: str = "TCP",
     ) -> IHostResolution:
+        if portNumber and not self.allow_private:
+            reason = port_refusal(portNumber, self.ports)
+            if reason:
+                self._refuse(hostName, f"refused to connect to {hostName}: {reason}")
+                return _answer(resolutionReceiver, hostName, [])
         # addressTypes is part of the key: ComplexResolverSimplifier asks for
         # IPv4 only and asserts it gets no IPv6Address.
         types = None if addressTypes is None else frozenset(addressTypes)
@@ -150,27 +177,36 @@ class GuardedResolver:
                 addressTypes,
                 transportSemantics,
             )
-        resolution = HostResolution(hostName)
-        resolutionReceiver.resolutionBegan(resolution)
-        for address in cached:
-            resolutionReceiver.addressResolved(_address_with_port(address, portNumber))
-        resolutionReceiver.resolutionComplete()
-        return resolution
+        addresses = [_address_with_port(address, portNumber) for address in cached]
+        return _answer(resolutionReceiver, hostName, addresses)
+
+    def _refuse(self, host: str, message: str) -> None:
+        self._refusals[host.lower()] = message
+        logger.info("Name resolution refused: %s", message)
 
     def _accept(self, host: str, addresses: list[IAddress], key: _CacheKey) -> list[IAddress]:
         if not self.allow_private:
             for address in addresses:
                 reason = _refusal(address)
                 if reason:
-                    message = refusal_message(getattr(address, "host", address), reason, host)
-                    self._refusals[host.lower()] = message
-                    logger.info("Name resolution refused: %s", message)
+                    self._refuse(
+                        host, refusal_message(getattr(address, "host", address), reason, host)
+                    )
                     return []
         if addresses:
             self._refusals.pop(host.lower(), None)
             # Name resolution does not depend on the port: cache port-agnostic.
             self._cache[key] = [_address_with_port(address, 0) for address in addresses]
         return addresses
+
+
+def _answer(receiver: IResolutionReceiver, host: str, addresses: list[IAddress]) -> IHostResolution:
+    resolution = HostResolution(host)
+    receiver.resolutionBegan(resolution)
+    for address in addresses:
+        receiver.addressResolved(address)
+    receiver.resolutionComplete()
+    return resolution
 
 
 @implementer(IResolutionReceiver)

@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, url_for
 from emailscan import store
 from emailscan.domains import Target, parse_target
 from emailscan.models import SYSTEM_USER_ID, TaskStatus
-from emailscan.netguard import UNRESOLVABLE_PREFIX, host_refusal
+from emailscan.netguard import UNRESOLVABLE_PREFIX, host_refusal, port_refusal
 from emailscan.store import Job
 from statusapi import jobs
 from statusapi.auth import caller, load_caller, visible_domain
@@ -80,7 +80,10 @@ def _refuse_private(target: Target) -> None:
     """Refuse private, local and unresolvable targets up front (the crawl checks again)."""
     if is_true(current_app.config["ALLOW_PRIVATE_NETWORKS"]):
         return
-    refusal = host_refusal(target.host, resolve=services().resolve)
+    # A public host's other services (ssh, scrapyd, PostgreSQL) are refused as the crawl would.
+    refusal = (port_refusal(target.port) if target.port else None) or host_refusal(
+        target.host, resolve=services().resolve
+    )
     if refusal is None:
         return
     if refusal.startswith(UNRESOLVABLE_PREFIX):

@@ -9,10 +9,13 @@ import pytest
 
 from emailscan.netguard import (
     UNRESOLVABLE_PREFIX,
+    WEB_PORTS,
     address_refusal,
+    allowed_ports,
     host_refusal,
     is_localhost_name,
     parse_ip_literal,
+    port_refusal,
     refusal_message,
 )
 
@@ -297,3 +300,51 @@ def test_host_refusal_unresolvable(host: str) -> None:
     message = host_refusal(host, resolve=FakeResolver())
     assert message is not None
     assert message.startswith(f"{UNRESOLVABLE_PREFIX} {host}: ")
+
+
+@pytest.mark.parametrize(
+    ("port", "allowed", "expected"),
+    [
+        (80, WEB_PORTS, None),
+        (443, WEB_PORTS, None),
+        (8080, WEB_PORTS, None),
+        (8443, WEB_PORTS, None),
+        (22, WEB_PORTS, "port 22 is not allowed (allowed ports: 80, 443, 8080, 8443)"),
+        (5432, WEB_PORTS, "port 5432 is not allowed (allowed ports: 80, 443, 8080, 8443)"),
+        (6800, WEB_PORTS, "port 6800 is not allowed (allowed ports: 80, 443, 8080, 8443)"),
+        (0, WEB_PORTS, "port 0 is not allowed (allowed ports: 80, 443, 8080, 8443)"),
+        (6800, None, None),
+        (9000, frozenset({9000}), None),
+        (80, frozenset({9000, 443}), "port 80 is not allowed (allowed ports: 443, 9000)"),
+    ],
+)
+def test_port_refusal(port: int, allowed: frozenset[int] | None, expected: str | None) -> None:
+    assert port_refusal(port, allowed) == expected
+
+
+def test_port_refusal_defaults_to_web_ports() -> None:
+    assert {80, 443, 8080, 8443} == WEB_PORTS
+    assert port_refusal(443) is None
+    assert port_refusal(6800) is not None
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["80", "443"], frozenset({80, 443})),
+        ([80, " 8080 "], frozenset({80, 8080})),
+        (["*"], None),
+        (["80", "*"], None),
+        (["65535"], frozenset({65535})),
+    ],
+)
+def test_allowed_ports(values: list, expected: frozenset[int] | None) -> None:
+    assert allowed_ports(values) == expected
+
+
+@pytest.mark.parametrize(
+    "values", [[], [""], ["http"], ["0"], ["65536"], ["-1"], ["8o"], ["\u0668\u0660"], ["1e3"]]
+)
+def test_allowed_ports_refuses_typos(values: list) -> None:
+    with pytest.raises(ValueError, match="port"):
+        allowed_ports(values)

@@ -1,37 +1,47 @@
 """SSRF guard: the resolver and middleware on their own, and real Scrapy crawls.
 
-The crawls run in a subprocess: this very file, run as a script with a JSON
-config.  Before Scrapy or Twisted are imported, the script replaces name
-resolution with a fixed table (``socket.getaddrinfo`` and friends; unknown
-names fail, literals are parsed with ``AI_NUMERICHOST``, so no DNS query is
-ever sent) and wraps ``socket.socket.connect``/``connect_ex`` so that only
-the test's own loopback server can be reached: every attempt is appended to
-a file, and any other destination is refused without a packet being sent.
-A broken guard therefore shows up as an unexpected attempt, not as traffic.
+The crawls run in a subprocess: this very file, run as a script with a JSON config. Before
+Scrapy or Twisted are imported it installs :mod:`tests.ssrf_netstub`: names resolve from a
+fixed table (no DNS query is ever sent) and every connect() is recorded, then sent to the
+test's "public" site (a loopback server standing in for PUBLIC_IP) or to the sink (a loopback
+:class:`~tests.ssrf_target.CountingServer` standing in for every private target). A broken
+guard therefore shows up as recorded attempts and as connections the sink counts, never as
+traffic beyond loopback; the control runs (guard off) show that the sink does see them.
+
+The probe spider here has no offsite rules and fetches exactly the URLs it is given, so
+these crawls prove the guard alone; tests/test_ssrf_end_to_end.py runs `scrapy crawl emails`.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PUBLIC_IP = "93.184.216.34"
+from emailscan.netguard import WEB_PORTS
+from tests.ssrf_cases import (
+    DNS,
+    INVALID_HOST,
+    PUBLIC_IP,
+    SCHEME_URLS,
+    SITE,
+    SITE_URL,
+    URL_CASES,
+    scheme_refusal,
+)
+from tests.ssrf_target import REDIRECT_KINDS, CountingServer, redirect_site
 
-# Mirrors the settings block at the top of emailscan/middlewares.py.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Mirrors the SSRF block of emailscan/settings.py.
 GUARD_SETTINGS: dict[str, Any] = {
     "ALLOW_PRIVATE_NETWORKS": False,
     "TWISTED_DNS_RESOLVER": "emailscan.resolver.GuardedResolver",
@@ -47,6 +57,9 @@ FAST_SETTINGS: dict[str, Any] = {
     "ROBOTSTXT_OBEY": False,
     "LOG_LEVEL": "INFO",
 }
+MIDDLEWARE_OFF = {
+    "DOWNLOADER_MIDDLEWARES": {"emailscan.middlewares.PrivateNetworkGuardMiddleware": None}
+}
 
 
 # --------------------------------------------------------------------------
@@ -54,82 +67,11 @@ FAST_SETTINGS: dict[str, Any] = {
 # --------------------------------------------------------------------------
 
 
-def _install_network_stubs(config: dict[str, Any]) -> list[str]:
-    """Fake DNS and a connect() gate; return the list of looked-up names."""
-    table: dict[str, list[list[str]]] = config.get("dns", {})
-    allowed = {(host, port) for host, port in config.get("allowed_connects", [])}
-    rewrites = {key: tuple(value) for key, value in config.get("connect_rewrites", {}).items()}
-    attempts_file = open(config["attempts_file"], "a", buffering=1)  # noqa: SIM115
-    lookups: list[str] = []
-    answered: dict[str, int] = {}
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def answer(host: str) -> list[str] | None:
-        name = host.lower().rstrip(".")
-        if name not in table:
-            return None
-        lookups.append(name)
-        answers = table[name]
-        count = answered[name] = answered.get(name, 0) + 1
-        return answers[min(count, len(answers)) - 1]  # rebinding: successive answers
-
-    def fake_getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
-        if isinstance(host, bytes):
-            host = host.decode()
-        addresses = answer(host) if host else None
-        if addresses is None:
-            # IP literals only: with AI_NUMERICHOST a name fails, unlooked-up.
-            flags |= socket.AI_NUMERICHOST
-            return real_getaddrinfo(host, port, family, type, proto, flags)
-        infos = []
-        for address in addresses:
-            af = socket.AF_INET6 if ":" in address else socket.AF_INET
-            if family not in (0, af):
-                continue
-            sockaddr = (address, port or 0, 0, 0) if af == socket.AF_INET6 else (address, port or 0)
-            infos.append((af, socket.SOCK_STREAM, 6, "", sockaddr))
-        if not infos:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return infos
-
-    def fake_gethostbyname(host):
-        infos = fake_getaddrinfo(host, 0, socket.AF_INET)
-        return infos[0][4][0]
-
-    def gate(sock: socket.socket, address: Any) -> Any:
-        if sock.family not in (socket.AF_INET, socket.AF_INET6):
-            return address
-        host, port = address[0], address[1]
-        attempts_file.write(json.dumps([host, port]) + "\n")
-        if f"{host}:{port}" in rewrites:
-            return rewrites[f"{host}:{port}"]
-        return address if (host, port) in allowed else None
-
-    def connect(self, address):
-        target = gate(self, address)
-        if target is None:
-            raise ConnectionRefusedError(errno.ECONNREFUSED, "refused by the test's connect gate")
-        return real_connect(self, target)
-
-    def connect_ex(self, address):
-        target = gate(self, address)
-        if target is None:
-            return errno.ECONNREFUSED
-        return real_connect_ex(self, target)
-
-    socket.getaddrinfo = fake_getaddrinfo
-    socket.gethostbyname = fake_gethostbyname
-    socket.gethostbyname_ex = lambda host: (host, [], [fake_gethostbyname(host)])
-    socket.socket.connect = connect
-    socket.socket.connect_ex = connect_ex
-    return lookups
-
-
 def _crawl_main(config_path: str) -> None:
+    from tests.ssrf_netstub import install
+
     config = json.loads(Path(config_path).read_text())
-    lookups = _install_network_stubs(config)
+    install(config)
 
     # Imported only now, so that Twisted binds the stubbed getaddrinfo.
     import scrapy
@@ -204,7 +146,6 @@ def _crawl_main(config_path: str) -> None:
     output = {
         "results": sorted(results, key=lambda result: result["index"]),
         "stats": {key: value for key, value in stats.items() if isinstance(value, int)},
-        "lookups": lookups,
         **extra,
     }
     Path(config["out"]).write_text(json.dumps(output, indent=2))
@@ -215,62 +156,27 @@ def _crawl_main(config_path: str) -> None:
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    """A loopback HTTP server; ``/r/<name>`` redirects to ``redirects[name]``."""
-
-    host: str
-    port: int
-    redirects: dict[str, str] = field(default_factory=dict)
-    hits: list[str] = field(default_factory=list)
-
-
-def _start_server(host: str, family: socket.AddressFamily) -> tuple[ThreadingHTTPServer, Server]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.hits.append(self.path)
-            name = self.path.removeprefix("/r/")
-            if name != self.path and name in state.redirects:
-                self.send_response(302)
-                self.send_header("Location", state.redirects[name])
-                body = b""
-            else:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                body = f"<html>page {self.path}</html>".encode()
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    class Server6(ThreadingHTTPServer):
-        address_family = family
-
-    httpd = Server6((host, 0), Handler)
-    state = Server(host, httpd.server_address[1])
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, state
+@pytest.fixture
+def sink() -> Iterator[CountingServer]:
+    """The stand-in for every private target: whatever reaches it is counted."""
+    with CountingServer() as server:
+        yield server
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    httpd, state = _start_server("127.0.0.1", socket.AF_INET)
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+def server() -> Iterator[CountingServer]:
+    with CountingServer() as server:
+        yield server
 
 
 @pytest.fixture
-def server6() -> Iterator[Server]:
+def server6() -> Iterator[CountingServer]:
     try:
-        httpd, state = _start_server("::1", socket.AF_INET6)
+        server = CountingServer(host="::1")
     except OSError as exc:
         pytest.skip(f"no IPv6 loopback: {exc}")
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with server:
+        yield server
 
 
 @dataclass
@@ -286,14 +192,31 @@ class Crawl:
         return [(result.get("error", ""), result.get("message", "")) for result in self.results]
 
 
-def crawl(tmp_path: Path, urls: list[str], **config: Any) -> Crawl:
-    attempts_file = tmp_path / "connect-attempts.jsonl"
-    attempts_file.write_text("")
+def crawl(
+    tmp_path: Path,
+    urls: list[str],
+    *,
+    dns: dict[str, list[list[str]]] | None = None,
+    routes: list[tuple[str, int, str, int]] = (),
+    sink: CountingServer | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Crawl:
+    """Probe *urls* in a crawl process; *routes* and *sink* as in tests/ssrf_netstub.py (no
+    sink: connections nowhere routed are refused without a packet)."""
+    files = {name: tmp_path / f"{name}.jsonl" for name in ("attempts", "lookups")}
     config_path = tmp_path / "crawl.json"
     out = tmp_path / "out.json"
-    config_path.write_text(
-        json.dumps({"urls": urls, "out": str(out), "attempts_file": str(attempts_file), **config})
-    )
+    config = {
+        "urls": urls,
+        "out": str(out),
+        "dns": dns or {},
+        "routes": [list(route) for route in routes],
+        "sink": [sink.host, sink.port] if sink else None,
+        "attempts_file": str(files["attempts"]),
+        "lookups_file": str(files["lookups"]),
+        "settings": settings or {},
+    }
+    config_path.write_text(json.dumps(config))
     env = {
         key: value
         for key, value in os.environ.items()
@@ -306,18 +229,20 @@ def crawl(tmp_path: Path, urls: list[str], **config: Any) -> Crawl:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-5000:]
     output = json.loads(out.read_text())
-    attempts = [tuple(json.loads(line)) for line in attempts_file.read_text().splitlines()]
     assert len(output["results"]) == len(urls), proc.stderr[-5000:]
+    lines = {
+        name: path.read_text().splitlines() if path.exists() else [] for name, path in files.items()
+    }
     return Crawl(
         output["results"],
         output["stats"],
-        output["lookups"],
+        [json.loads(line) for line in lines["lookups"]],
         output.get("resolver", ""),
-        attempts,
+        [tuple(json.loads(line)) for line in lines["attempts"]],
         proc.stderr,
     )
 
@@ -326,10 +251,26 @@ def blocked(message: str) -> tuple[str, str]:
     return ("BlockedAddressError", message)
 
 
+def passthrough(server: CountingServer) -> tuple[str, int, str, int]:
+    return (server.host, server.port, server.host, server.port)
+
+
+def public_site(server: CountingServer) -> tuple[str, int, str, int]:
+    """The test-only allow rule: the "public" address is served by this loopback server."""
+    return (PUBLIC_IP, 80, server.host, server.port)
+
+
+def assert_untouched(sink: CountingServer) -> None:
+    sink.stop()  # final counts: see CountingServer.stop
+    assert (sink.connections, sink.requests) == (0, []), sink.summary()
+
+
 # (a) names that resolve to non-public addresses
 
 
-def test_names_resolving_to_private_addresses_are_refused(tmp_path: Path) -> None:
+def test_names_resolving_to_private_addresses_are_refused(
+    tmp_path: Path, sink: CountingServer
+) -> None:
     result = crawl(
         tmp_path,
         [
@@ -346,6 +287,7 @@ def test_names_resolving_to_private_addresses_are_refused(tmp_path: Path) -> Non
             "v6.test": [["fd00::1"]],
             "nat64.test": [["64:ff9b::a9fe:a9fe"]],
         },
+        sink=sink,
     )
     assert result.errors() == [
         blocked("refused to connect to 10.0.0.1 (private network address) for intranet.test"),
@@ -361,6 +303,7 @@ def test_names_resolving_to_private_addresses_are_refused(tmp_path: Path) -> Non
         ),
     ]
     assert result.attempts == []
+    assert_untouched(sink)
     assert result.stats["emailscan/ssrf_blocked"] == 5
     assert result.resolver == "GuardedResolver"
     assert (
@@ -373,77 +316,105 @@ def test_names_resolving_to_private_addresses_are_refused(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("dnscache", [True, False])
-def test_dns_rebinding(tmp_path: Path, dnscache: bool) -> None:
+def test_dns_rebinding(
+    tmp_path: Path, server: CountingServer, sink: CountingServer, dnscache: bool
+) -> None:
     result = crawl(
         tmp_path,
         ["http://rebind.test/a", "http://rebind.test/b"],
         dns={"rebind.test": [[PUBLIC_IP], ["127.0.0.1"]]},
+        routes=[public_site(server)],
+        sink=sink,
         settings={"DNSCACHE_ENABLED": dnscache},
     )
-    # The public answer is connected to (the gate refuses it without sending).
-    first = result.errors()[0]
-    assert first[0] == "DownloadConnectionRefusedError"
+    # The public answer is connected to (the test routes it to its loopback server).
+    assert result.results[0]["status"] == 200
     if dnscache:
         # The second request reuses the checked answer, never asks again.
         assert result.lookups == ["rebind.test"]
-        assert result.errors()[1][0] == "DownloadConnectionRefusedError"
-        assert result.attempts == [(PUBLIC_IP, 80), (PUBLIC_IP, 80)]
+        assert result.results[1]["status"] == 200
     else:
         assert result.lookups == ["rebind.test", "rebind.test"]
         assert result.errors()[1] == blocked(
             "refused to connect to 127.0.0.1 (loopback address) for rebind.test"
         )
-        assert result.attempts == [(PUBLIC_IP, 80)]
         assert result.stats["emailscan/ssrf_blocked"] == 1
-
-
-# (c) redirects go through the guard again
-
-
-def test_redirects_to_private_targets_are_refused(tmp_path: Path, server: Server) -> None:
-    port = server.port
-    server.redirects.update(
-        {
-            "loopback": f"http://127.0.0.1:{port}/x",
-            "decimal": f"http://2130706433:{port}/x",
-            "private": "http://10.0.0.1/",
-            "metadata": "http://169.254.169.254/latest/meta-data/",
-            "name": "http://intranet.test/",
-            "localhost": f"http://localhost:{port}/x",
-            "public": "http://public.test/ok",
-        }
-    )
-    names = list(server.redirects)
-    result = crawl(
-        tmp_path,
-        [f"http://public.test/r/{name}" for name in names],
-        dns={
-            "public.test": [[PUBLIC_IP]],
-            "intranet.test": [["10.0.0.1"]],
-            "localhost": [["127.0.0.1"]],
-        },
-        # "public.test" is served by the loopback server, but the crawler
-        # (and the guard) only ever see PUBLIC_IP.
-        connect_rewrites={f"{PUBLIC_IP}:80": ["127.0.0.1", port]},
-    )
-    assert result.errors() == [
-        blocked("refused to connect to 127.0.0.1 (loopback address)"),
-        blocked("refused to connect to 127.0.0.1 (loopback address) for 2130706433"),
-        blocked("refused to connect to 10.0.0.1 (private network address)"),
-        blocked("refused to connect to 169.254.169.254 (link-local cloud metadata address)"),
-        blocked("refused to connect to 10.0.0.1 (private network address) for intranet.test"),
-        blocked("refused to connect to localhost (loopback host name)"),
-        ("", ""),
-    ]
-    assert result.results[-1]["status"] == 200
-    assert result.results[-1]["body"] == "<html>page /ok</html>"
-    assert sorted(server.hits) == sorted([f"/r/{name}" for name in names] + ["/ok"])
     assert set(result.attempts) == {(PUBLIC_IP, 80)}
-    assert result.stats["emailscan/ssrf_blocked"] == 6
-    assert result.stats["downloader/response_status_count/302"] == len(names)
+    server.stop()
+    assert [hit.path for hit in server.requests] == ["/a", "/b"][: 2 if dnscache else 1]
+    assert_untouched(sink)
 
 
-# (d) loopback in many notations: reachable when allowed, refused otherwise
+# (c) every target of the matrix, requested directly and after every kind of redirect
+
+
+def _matrix_urls() -> tuple[list[str], list[str], dict[str, str]]:
+    """Probe URLs, their expected refusals, and the redirect targets of the public site."""
+    urls, messages, targets = [], [], {}
+    for case in URL_CASES:
+        mark = f"{case.name}-direct"
+        urls.append(case.absolute(mark))
+        messages.append(case.message(mark))
+        for kind in REDIRECT_KINDS:
+            mark = f"{case.name}-{kind}"
+            targets[mark] = case.url.format(mark=mark)
+            urls.append(f"{SITE_URL}go/{kind}/{mark}")
+            messages.append(case.message(mark))
+    return urls, messages, targets
+
+
+def test_every_target_is_refused_directly_and_after_every_redirect(
+    tmp_path: Path, sink: CountingServer
+) -> None:
+    urls, messages, targets = _matrix_urls()
+    with CountingServer(redirect_site(targets)) as site:
+        result = crawl(tmp_path, urls, dns=DNS, routes=[public_site(site)], sink=sink)
+    assert result.errors() == [blocked(message) for message in messages]
+    assert_untouched(sink)
+    assert set(result.attempts) == {(PUBLIC_IP, 80)}  # the public site only
+    assert sorted(hit.path for hit in site.requests) == sorted(
+        url.removeprefix(SITE_URL[:-1]) for url in urls if url.startswith(SITE_URL)
+    )
+    assert result.stats["emailscan/ssrf_blocked"] == len(urls)
+    for kind in ("301", "302", "303", "307", "308"):
+        assert result.stats[f"downloader/response_status_count/{kind}"] == len(URL_CASES)
+    # Names were only looked up when the target was a name (never for literals or localhost).
+    assert set(result.lookups) <= {name for name in DNS if not name.endswith("localhost")}
+
+
+def test_control_every_target_is_reached_without_the_guard(
+    tmp_path: Path, sink: CountingServer
+) -> None:
+    """The same crawl with ALLOW_PRIVATE_NETWORKS: the sink sees every target, so the zero
+    counts above are the guard's doing, not a blind measurement."""
+    urls, _, targets = _matrix_urls()
+    with CountingServer(redirect_site(targets)) as site:
+        result = crawl(
+            tmp_path,
+            urls,
+            dns=DNS,
+            routes=[public_site(site)],
+            sink=sink,
+            settings={"ALLOW_PRIVATE_NETWORKS": True},
+        )
+    sink.stop()
+    reached = {hit.path.rsplit("/", 1)[-1] for hit in sink.requests}
+    wrong = [
+        case.name
+        for case in URL_CASES
+        if ({f"{case.name}-{use}" for use in ("direct", *REDIRECT_KINDS)} <= reached)
+        is not (case.unguarded == "reached")
+    ]
+    assert wrong == [], wrong
+    invalid = [use for case in URL_CASES if case.unguarded == INVALID_HOST for use in range(7)]
+    assert [e for e, m in result.errors() if m.startswith("invalid hostname")] == [
+        "ValueError" for _ in invalid
+    ]
+    assert sink.connections >= len(reached)
+    assert "emailscan/ssrf_blocked" not in result.stats
+
+
+# (d) loopback in many notations with a port: reachable when allowed, refused otherwise
 
 LOOPBACK_NOTATIONS = [
     ("127.0.0.1", "refused to connect to 127.0.0.1 (loopback address)"),
@@ -463,52 +434,110 @@ LOOPBACK_NOTATIONS = [
 
 
 @pytest.mark.parametrize("allow", [True, False], ids=["allowed", "guarded"])
-def test_loopback_notations(tmp_path: Path, server: Server, allow: bool) -> None:
+def test_loopback_notations(tmp_path: Path, server: CountingServer, allow: bool) -> None:
     port = server.port
     urls = [f"http://{host}:{port}/" for host, _ in LOOPBACK_NOTATIONS]
     result = crawl(
         tmp_path,
         urls,
         dns={"localhost": [["127.0.0.1"]]},
-        allowed_connects=[["127.0.0.1", port], ["::ffff:127.0.0.1", port]],
+        routes=[passthrough(server), ("::ffff:127.0.0.1", port, server.host, port)],
         settings={"ALLOW_PRIVATE_NETWORKS": allow},
     )
+    server.stop()
     if allow:
         assert [r.get("status") for r in result.results] == [200] * len(urls), result.results
         assert {host for host, _ in result.attempts} <= {"127.0.0.1", "::ffff:127.0.0.1"}
-        assert len(server.hits) == len(urls)
+        assert len(server.requests) == len(urls)
         assert "emailscan/ssrf_blocked" not in result.stats
     else:
         assert result.errors() == [blocked(message) for _, message in LOOPBACK_NOTATIONS]
         assert result.attempts == []
-        assert server.hits == []
+        assert (server.connections, server.requests) == (0, [])
         assert result.stats["emailscan/ssrf_blocked"] == len(urls)
 
 
 @pytest.mark.parametrize("allow", [True, False], ids=["allowed", "guarded"])
-def test_ipv6_loopback(tmp_path: Path, server6: Server, allow: bool) -> None:
+def test_ipv6_loopback(tmp_path: Path, server6: CountingServer, allow: bool) -> None:
     result = crawl(
         tmp_path,
         [f"http://[::1]:{server6.port}/", f"http://[0:0:0:0:0:0:0:1]:{server6.port}/"],
-        allowed_connects=[["::1", server6.port]],
+        routes=[passthrough(server6)],
         settings={"ALLOW_PRIVATE_NETWORKS": allow},
     )
+    server6.stop()
     if allow:
         assert [r.get("status") for r in result.results] == [200, 200], result.results
-        assert len(server6.hits) == 2
+        assert len(server6.requests) == 2
     else:
         assert result.errors() == [
             blocked("refused to connect to ::1 (loopback address)"),
             blocked("refused to connect to ::1 (loopback address) for 0:0:0:0:0:0:0:1"),
         ]
         assert result.attempts == []
-        assert server6.hits == []
+        assert (server6.connections, server6.requests) == (0, [])
+
+
+# (e) ports: a public host's other services are not crawled
+
+
+def test_non_web_ports_of_public_hosts_are_refused(
+    tmp_path: Path, server: CountingServer, sink: CountingServer
+) -> None:
+    result = crawl(
+        tmp_path,
+        [
+            f"http://{SITE}:22/",
+            f"http://{SITE}:6800/schedule.json",
+            f"https://{SITE}:5432/",
+            f"http://{SITE}:0/",
+            f"http://{SITE}:8080/",
+            f"http://{SITE}/",
+        ],
+        dns=DNS,
+        routes=[public_site(server), (PUBLIC_IP, 8080, server.host, server.port)],
+        sink=sink,
+    )
+    ports = "(allowed ports: 80, 443, 8080, 8443)"
+    assert result.errors()[:4] == [
+        blocked(f"refused to fetch http://{SITE}:22/: port 22 is not allowed {ports}"),
+        blocked(
+            f"refused to fetch http://{SITE}:6800/schedule.json: port 6800 is not allowed {ports}"
+        ),
+        blocked(f"refused to fetch https://{SITE}:5432/: port 5432 is not allowed {ports}"),
+        blocked(f"refused to fetch http://{SITE}:0/: port 0 is not allowed {ports}"),
+    ]
+    assert [outcome.get("status") for outcome in result.results[4:]] == [200, 200]
+    assert (
+        result.attempts.count((PUBLIC_IP, 80)) >= 1
+        and result.attempts.count((PUBLIC_IP, 8080)) >= 1
+    )
+    assert set(result.attempts) == {(PUBLIC_IP, 80), (PUBLIC_IP, 8080)}
+    assert_untouched(sink)
+
+
+def test_allowed_ports_setting(
+    tmp_path: Path, server: CountingServer, sink: CountingServer
+) -> None:
+    result = crawl(
+        tmp_path,
+        [f"http://{SITE}:9000/", f"http://{SITE}:8080/", f"http://{SITE}/"],
+        dns=DNS,
+        routes=[(PUBLIC_IP, 9000, server.host, server.port), public_site(server)],
+        sink=sink,
+        settings={"EMAILSCAN_ALLOWED_PORTS": "80,9000"},
+    )
+    assert [outcome.get("status") for outcome in result.results] == [200, None, 200]
+    assert result.errors()[1] == blocked(
+        f"refused to fetch http://{SITE}:8080/: port 8080 is not allowed (allowed ports: 80, 9000)"
+    )
+    assert_untouched(sink)
 
 
 # Layers on their own
 
 
-def test_resolver_alone_refuses_literals_and_names(tmp_path: Path, server: Server) -> None:
+def test_resolver_alone_refuses_literals_and_names(tmp_path: Path, server: CountingServer) -> None:
     """With the middleware off, IP literals still reach (and are refused by)
     the resolver: HostnameEndpoint resolves literals too."""
     port = server.port
@@ -521,15 +550,43 @@ def test_resolver_alone_refuses_literals_and_names(tmp_path: Path, server: Serve
             "http://intranet.test/",
         ],
         dns={"localhost": [["127.0.0.1"]], "intranet.test": [["10.0.0.1"]]},
-        allowed_connects=[["127.0.0.1", port]],
-        settings={
-            "DOWNLOADER_MIDDLEWARES": {"emailscan.middlewares.PrivateNetworkGuardMiddleware": None}
-        },
+        routes=[passthrough(server)],
+        # Any port: the address check alone must refuse these.
+        settings={**MIDDLEWARE_OFF, "EMAILSCAN_ALLOWED_PORTS": "*"},
     )
     assert [error for error, _ in result.errors()] == ["CannotResolveHostError"] * 4
     assert result.attempts == []
-    assert server.hits == []
+    server.stop()
+    assert (server.connections, server.requests) == (0, [])
     assert "emailscan/ssrf_blocked" not in result.stats
+
+
+def test_resolver_alone_refuses_every_target(tmp_path: Path, sink: CountingServer) -> None:
+    """Defence in depth: with the middleware gone, the whole matrix still connects nowhere
+    (literals, localhost and ports included: the resolver judges what is connected to)."""
+    urls, _, targets = _matrix_urls()
+    with CountingServer(redirect_site(targets)) as site:
+        result = crawl(
+            tmp_path, urls, dns=DNS, routes=[public_site(site)], sink=sink, settings=MIDDLEWARE_OFF
+        )
+    expected = [
+        "ValueError" if case.unguarded == INVALID_HOST else "CannotResolveHostError"
+        for case in URL_CASES
+        for _ in ("direct", *REDIRECT_KINDS)
+    ]
+    assert [error for error, _ in result.errors()] == expected
+    assert set(result.attempts) == {(PUBLIC_IP, 80)}
+    assert_untouched(sink)
+
+
+def test_resolver_alone_refuses_ports_without_a_lookup(
+    tmp_path: Path, sink: CountingServer
+) -> None:
+    result = crawl(tmp_path, [f"http://{SITE}:6800/"], dns=DNS, sink=sink, settings=MIDDLEWARE_OFF)
+    assert [error for error, _ in result.errors()] == ["CannotResolveHostError"]
+    assert result.lookups == []
+    assert result.attempts == []
+    assert_untouched(sink)
 
 
 def test_middleware_installs_resolver_when_setting_is_missing(tmp_path: Path) -> None:
@@ -553,14 +610,12 @@ def test_unresolvable_name_is_not_reported_as_blocked(tmp_path: Path) -> None:
     assert "emailscan/ssrf_blocked" not in result.stats
 
 
-def test_schemes_are_refused_in_a_crawl(tmp_path: Path) -> None:
-    result = crawl(tmp_path, ["file:///etc/passwd", "ftp://ftp.test/x", "data:,hello"])
-    assert result.errors() == [
-        blocked("refused to fetch file:///etc/passwd (URL scheme 'file' is not allowed)"),
-        blocked("refused to fetch ftp://ftp.test/x (URL scheme 'ftp' is not allowed)"),
-        blocked("refused to fetch data:,hello (URL scheme 'data' is not allowed)"),
-    ]
+def test_schemes_are_refused_in_a_crawl(tmp_path: Path, sink: CountingServer) -> None:
+    result = crawl(tmp_path, [url for url, _ in SCHEME_URLS], sink=sink)
+    assert result.errors() == [blocked(scheme_refusal(url, scheme)) for url, scheme in SCHEME_URLS]
     assert result.attempts == []
+    assert result.lookups == []
+    assert_untouched(sink)
 
 
 # --------------------------------------------------------------------------
@@ -796,3 +851,93 @@ def test_middleware_converts_resolver_refusals() -> None:
 
 if __name__ == "__main__":
     _crawl_main(sys.argv[1])
+
+
+def test_resolver_refuses_ports_without_a_lookup() -> None:
+    resolver, table = _guarded({"example.test": [[PUBLIC_IP]]})
+    assert _resolve(resolver, "example.test", 6800) == []
+    assert resolver.refusal_for("example.test") == (
+        "refused to connect to example.test: port 6800 is not allowed"
+        " (allowed ports: 80, 443, 8080, 8443)"
+    )
+    assert table.calls == []
+    assert _resolve(resolver, "example.test", 8443) == [PUBLIC_IP]
+    assert resolver.refusal_for("example.test") is None
+    # Port 0 is a bare lookup (reactor.resolve), not a connection: not judged.
+    assert _resolve(resolver, "example.test", 0) == [PUBLIC_IP]
+
+
+@pytest.mark.parametrize(
+    ("ports", "allow", "answer"),
+    [
+        (None, False, [PUBLIC_IP]),
+        (frozenset({80}), True, [PUBLIC_IP]),
+        (frozenset({80}), False, []),
+    ],
+)
+def test_resolver_port_policy_relaxed(ports, allow: bool, answer: list[str]) -> None:
+    from emailscan.resolver import GuardedResolver
+
+    table = _make_table_resolver({"example.test": [[PUBLIC_IP]]})
+    resolver = GuardedResolver(FakeReactor(table), 10, allow_private=allow, ports=ports)
+    assert _resolve(resolver, "example.test", 5432) == answer
+
+
+@pytest.mark.parametrize(
+    ("setting", "ports"),
+    [
+        (None, frozenset({80, 443, 8080, 8443})),
+        ("80,443", frozenset({80, 443})),
+        ("*", None),
+        (["443", 8443], frozenset({443, 8443})),
+    ],
+)
+def test_ports_setting(setting: Any, ports: frozenset[int] | None) -> None:
+    from scrapy.settings import Settings
+
+    from emailscan.resolver import GuardedResolver
+
+    values = {} if setting is None else {"EMAILSCAN_ALLOWED_PORTS": setting}
+    first, _ = _guarded({})
+    resolver = GuardedResolver.from_crawler(
+        SimpleNamespace(settings=Settings(values)), first.reactor
+    )
+    assert resolver.ports == ports
+    assert _middleware(**values).ports == ports
+
+
+@pytest.mark.parametrize("setting", ["", "http", "80,0", "65536", "-1"])
+def test_ports_setting_typos_fail_loudly(setting: str) -> None:
+    with pytest.raises(ValueError, match="not a TCP port|no port listed"):
+        _middleware(EMAILSCAN_ALLOWED_PORTS=setting)
+
+
+@pytest.mark.parametrize(
+    ("url", "ports", "message"),
+    [
+        ("http://example.com:6800/", WEB_PORTS, "port 6800 is not allowed"),
+        ("https://example.com:22/", WEB_PORTS, "port 22 is not allowed"),
+        ("http://example.com:0/", WEB_PORTS, "port 0 is not allowed"),
+        ("http://93.184.215.14:5432/", WEB_PORTS, "port 5432 is not allowed"),
+        ("http://example.com/", frozenset({443}), "port 80 is not allowed (allowed ports: 443)"),
+        ("http://example.com/", WEB_PORTS, None),
+        ("https://example.com/", WEB_PORTS, None),
+        ("http://example.com:443/", WEB_PORTS, None),
+        ("https://example.com:8443/x", WEB_PORTS, None),
+        ("http://example.com:6800/", None, None),
+        ("http://example.com:99999/", WEB_PORTS, "(invalid port)"),  # Scrapy refuses it first
+        # The address is judged first: its message says more than the port's.
+        ("http://127.0.0.1:6800/", WEB_PORTS, "refused to connect to 127.0.0.1 (loopback address)"),
+    ],
+)
+def test_middleware_port_policy(url: str, ports, message: str | None) -> None:
+    from urllib.parse import urlparse
+
+    from emailscan.middlewares import _request_refusal
+
+    request = SimpleNamespace(url=url, meta={})
+    refusal = _request_refusal(request, urlparse(url), ports)
+    if message is None:
+        assert refusal is None
+    else:
+        assert message in refusal
