@@ -13,6 +13,7 @@ EMAILSCAN_JOBS_ENABLED = True  # record the crawl as a job (claim, progress, res
 EMAILSCAN_PROGRESS_INTERVAL = 2.0  # seconds between progress/heartbeat writes ...
 EMAILSCAN_PROGRESS_PAGES = 20  # ... or this many pages, whichever comes first
 EMAILSCAN_STORE_BATCH = 200  # sightings per write
+EMAILSCAN_DB_RETRY_SECONDS = 60  # failing database writes are retried this long, then it stops
 EMAILSCAN_CHECK_MX = False  # email-validator deliverability (DNS) check; syntax only by default
 
 # Limits; per-scan overrides: -a max_pages=N -a max_depth=N -a max_seconds=N.
@@ -29,9 +30,11 @@ URLLENGTH_LIMIT = 1024
 REDIRECT_MAX_TIMES = 5
 MEMUSAGE_ENABLED = True
 MEMUSAGE_LIMIT_MB = 200  # two crawls, scrapyd and the API fit a 512 MB host
+MEMUSAGE_CHECK_INTERVAL_SECONDS = 5  # Scrapy's 60 s lets a crawl overshoot for a minute
 
 # Politeness.
 ROBOTSTXT_OBEY = True
+ROBOTSTXT_PARSER = "emailscan.robotstxt.BoundedRobotParser"  # Protego on the first 500 KiB
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 AUTOTHROTTLE_ENABLED = True
@@ -70,6 +73,7 @@ ALLOW_PRIVATE_NETWORKS = os.environ.get("ALLOW_PRIVATE_NETWORKS", "").lower() in
     "yes",
 )
 TWISTED_DNS_RESOLVER = "emailscan.resolver.GuardedResolver"
+EMAILSCAN_ALLOWED_PORTS = [80, 443, 8080, 8443]  # web ports only; "*": any
 
 # Attack surface off: no telnet console or remote control server, no proxies from the
 # environment, http(s) only.

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,8 @@ class CrawlResult:
     returncode: int
     items: list[dict]
     log: str
+    peak_rss_mb: float = 0.0  # the crawl process's high-water mark (VmHWM), last reading
+    seconds: float = 0.0  # wall time of the process
 
     @property
     def emails(self) -> set[str]:
@@ -56,17 +59,52 @@ def run_crawl(
     settings: dict | None = None,
     timeout: float = 120,
 ) -> CrawlResult:
-    """`scrapy crawl emails -a ARG... -O items.jsonl`; arguments are `name=value` spider args."""
-    output = tmp_path / f"items-{len(list(tmp_path.glob('items-*')))}.jsonl"
-    process = subprocess.run(
-        crawl_command(output, arguments, settings),
-        cwd=ROOT,
-        env=crawl_environment(database_url),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """`scrapy crawl emails -a ARG... -O items.jsonl`; arguments are `name=value` spider args.
+
+    Raises subprocess.TimeoutExpired (after killing the crawl) when it runs past `timeout`.
+    """
+    number = len(list(tmp_path.glob("items-*")))
+    output, log = tmp_path / f"items-{number}.jsonl", tmp_path / f"crawl-{number}.log"
+    started = time.monotonic()
+    with open(log, "wb") as stderr:
+        process = subprocess.Popen(
+            crawl_command(output, arguments, settings),
+            cwd=ROOT,
+            env=crawl_environment(database_url),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        peak_kb = _watch_memory(process, timeout)
+    seconds = time.monotonic() - started
     items = []
     if output.exists():
         items = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
-    return CrawlResult(process.returncode, items, process.stderr)
+    text = log.read_text(errors="replace")
+    return CrawlResult(process.returncode, items, text, peak_kb / 1024, seconds)
+
+
+def _watch_memory(process: subprocess.Popen, timeout: float) -> int:
+    """Poll the process's peak RSS (VmHWM) until it exits; the last reading, in kB.
+
+    Not ru_maxrss: on Linux a child's figure can be its parent's (pytest's) from before exec.
+    """
+    peak, deadline = 0, time.monotonic() + timeout
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise subprocess.TimeoutExpired(process.args, timeout)
+        peak = max(peak, _vm_hwm(status))
+        time.sleep(0.02)
+    return peak
+
+
+def _vm_hwm(status: Path) -> int:
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass  # exited between poll() and the read: keep the last reading
+    return 0

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.utils.gz import gunzip
 from scrapy.utils.response import get_base_url
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from scrapy.utils.sitemap import Sitemap
 
 from emailscan.domains import parse_target
 from emailscan.extract import extract_emails, extract_from_text
 from emailscan.failures import describe_failure
 from emailscan.items import EmailItem
 from emailscan.links import HIGH, LOW, NewLinks, canonical_url, link_priority, url_pattern
+from emailscan.robotstxt import first_rules
 
 START_PRIORITY = 10 * HIGH
 _READABLE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
@@ -65,13 +66,18 @@ class EmailsSpider(scrapy.Spider):
     def _start_request(self, attempt: int) -> scrapy.Request:
         url = self.target.start_urls[attempt]
         self.known.add(canonical_url(url))
+        meta = {"start_attempt": attempt}
+        if attempt + 1 < len(self.target.start_urls):
+            # A host without working https (port filtered) would hold up the http attempt for
+            # three download timeouts; one tells enough.
+            meta["max_retry_times"] = 0
         return scrapy.Request(
             url,
             callback=self.parse_start,
             errback=self.start_failed,
             priority=START_PRIORITY,
             dont_filter=True,
-            meta={"start_attempt": attempt},
+            meta=meta,
         )
 
     def start_failed(self, failure):
@@ -172,9 +178,7 @@ class EmailsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("emailscan/sitemap_failed")
 
     def parse_robots(self, response: Response):
-        if not isinstance(response, TextResponse):
-            return
-        for url in sitemap_urls_from_robots(response.text, base_url=response.url):
+        for url in _sitemaps_named(first_rules(response.body), response.url):
             if self.on_site(url):
                 yield self._sitemap_request(url, self.parse_sitemap)
 
@@ -204,6 +208,14 @@ class EmailsSpider(scrapy.Spider):
         head = body[:512].lstrip().lower()
         is_xml = head.startswith(b"<?xml") or b"<urlset" in head or b"<sitemapindex" in head
         return body if is_xml else None
+
+
+def _sitemaps_named(robots: bytes, base_url: str):
+    """The `Sitemap:` URLs in a robots.txt body, read as bytes: its encoding is anyone's guess."""
+    for line in robots.splitlines():
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sitemap" and value.strip():
+            yield urljoin(base_url, value.strip().decode("utf-8", "replace"))
 
 
 def _is_readable(response: Response) -> bool:
