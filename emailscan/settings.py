@@ -56,6 +56,8 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "emailscan.extensions.JobLifecycle": 100,
     "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.memusage.MemoryUsage": None,
+    "emailscan.memusage.ProcessMemoryUsage": 0,  # MEMUSAGE_* settings, this process only
 }
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
