@@ -1,12 +1,21 @@
 """In-process stand-ins for the API's network (a fake scrapyd, a fake DNS resolver) and the
-fixtures of the API tests, which load this module with `pytest_plugins`."""
+fixtures of the API tests, which load this module with `pytest_plugins`.
+
+The fake scrapyd can also be served over HTTP (`serve_over_http`, fixture `fake_scrapyd_http`)
+for API processes started by a test, which can't be handed the object.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import ipaddress
+import json
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -81,6 +90,88 @@ class FakeScrapyd:
         return {key: states.count(key) for key in ("pending", "running", "finished")}
 
 
+class _FakeScrapydHandler(http.server.BaseHTTPRequestHandler):
+    """scrapyd's JSON API over a FakeScrapyd: errors as scrapyd gives them (HTTP 200 with
+    `"status": "error"`), `down` as HTTP 503."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as with the real one
+    server: _FakeScrapydServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        parts = urlsplit(self.path)
+        self._answer("GET", parts.path, parse_qs(parts.query))
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode())
+        self._answer("POST", urlsplit(self.path).path, form)
+
+    def _answer(self, method: str, path: str, form: dict[str, list[str]]) -> None:
+        endpoint = _ENDPOINTS.get((method, path))
+        if endpoint is None:
+            return self._send(404, {"status": "error", "message": f"no {method} {path}"})
+        params = {name: values[0] if len(values) == 1 else values for name, values in form.items()}
+        fake = self.server.fake
+        if params.pop("project", fake.project) != fake.project:
+            return self._send(200, {"status": "error", "message": "project not found"})
+        try:
+            answer = endpoint(fake, params)
+        except ScrapydUnavailable as exc:
+            return self._send(503, {"status": "error", "message": str(exc)})
+        except ScrapydRejected as exc:
+            return self._send(200, {"status": "error", "message": str(exc)})
+        return self._send(200, {"node_name": "fake", "status": "ok", **answer})
+
+    def _send(self, code: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 - quiet
+        pass
+
+
+def _schedule(fake: FakeScrapyd, params: dict) -> dict:
+    return {"jobid": fake.schedule(params.pop("spider"), params.pop("jobid"), **params)}
+
+
+_ENDPOINTS = {
+    ("POST", "/schedule.json"): _schedule,
+    ("POST", "/cancel.json"): lambda fake, params: {
+        "prevstate": fake.cancel(params["job"], params.get("signal", "TERM")) or None
+    },
+    ("GET", "/status.json"): lambda fake, params: {"currstate": fake.status(params["job"]) or None},
+    ("GET", "/listjobs.json"): lambda fake, params: fake.listjobs(),
+    ("GET", "/daemonstatus.json"): lambda fake, params: fake.daemonstatus(),
+}
+
+
+class _FakeScrapydServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, fake: FakeScrapyd):
+        super().__init__(("127.0.0.1", 0), _FakeScrapydHandler)
+        self.fake = fake
+
+
+@contextlib.contextmanager
+def serve_over_http(fake: FakeScrapyd) -> Iterator[FakeScrapyd]:
+    """Serve the fake's scrapyd API on 127.0.0.1 at a random port; `fake.url` becomes its URL."""
+    server = _FakeScrapydServer(fake)
+    thread = threading.Thread(target=server.serve_forever, name="fake-scrapyd", daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
 class FakeResolver:
     """A getaddrinfo stand-in knowing only the names it is given.
 
@@ -113,6 +204,13 @@ def _addrinfo(address: str) -> tuple:
 @pytest.fixture
 def fake_scrapyd() -> FakeScrapyd:
     return FakeScrapyd()
+
+
+@pytest.fixture
+def fake_scrapyd_http(fake_scrapyd) -> FakeScrapyd:
+    """The fake scrapyd, also served over HTTP at its `url`, for API processes."""
+    with serve_over_http(fake_scrapyd) as served:
+        yield served
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from statusapi.scrapyd import ScrapydNodes
 from statusapi.serve import start_reaper
 from statusapi.status import CANCELLED
 from tests.crawl import ROOT, TEST_SETTINGS, crawl_command, crawl_environment
-from tests.fake_scrapyd import FakeScrapyd
 from tests.faults import HOME_EMAILS, ScrapydProxy, ServedApi, TcpProxy, page_email, slow_site
 from tests.fixture_site import EXPECTED_EMAILS, FixtureSite
 from tests.scrapyd_server import scrapyd_server
@@ -421,6 +420,8 @@ def test_database_outage_longer_than_the_retry_budget_ends_failed_never_complete
         assert "database was unavailable" in job.error
     else:  # it could not: its job looks like a lost crawl, and the API closes it so
         assert job.status is TaskStatus.RUNNING, log
+        from tests.fake_scrapyd import FakeScrapyd  # here: importing it early spoils the plugin
+
         fake = FakeScrapyd()
         fake.states[str(job_id)] = "finished"
         app = create_app({"DATABASE_URL": database_url, "SCRAPYD": fake, **API_CONFIG})
