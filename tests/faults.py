@@ -1,24 +1,18 @@
 """Fault injectors for tests/test_faults.py: a slow site, a TCP proxy that can cut a database
-off, a scrapyd proxy that lies, and the served API as a process that can be killed."""
+off, and a scrapyd proxy that lies."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
-import os
 import socket
 import socketserver
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import requests
-
-from tests.crawl import ROOT
-from tests.scrapyd_server import free_port
 
 HOME_EMAILS = {"info@acme-corp.de", "sales@acme-corp.de"}
 
@@ -199,37 +193,3 @@ class ScrapydProxy(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def close(self) -> None:
         self.shutdown()
         self.server_close()
-
-
-class ServedApi:
-    """`python -m statusapi.serve` on a fixed port: can be killed and started again."""
-
-    def __init__(self, environ: Mapping[str, str]):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.environ = {**os.environ, **environ, "PORT": str(self.port), "HOST": "127.0.0.1"}
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "statusapi.serve"],
-            cwd=ROOT,
-            env=self.environ,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its workers are killed with it, as a crash would
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "the API exited during start-up"
-            with contextlib.suppress(requests.RequestException):
-                requests.get(f"{self.url}/api/v3/health", timeout=1)
-                return
-            time.sleep(0.1)
-        raise AssertionError("the API did not start")
-
-    def kill(self) -> None:
-        """SIGKILL the API and its worker processes: no chance to clean up."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, 9)
-        self.process.wait(timeout=10)

@@ -24,9 +24,10 @@ from statusapi.scrapyd import ScrapydNodes
 from statusapi.serve import start_reaper
 from statusapi.status import CANCELLED
 from tests.crawl import ROOT, TEST_SETTINGS, crawl_command, crawl_environment
-from tests.faults import HOME_EMAILS, ScrapydProxy, ServedApi, TcpProxy, page_email, slow_site
+from tests.faults import HOME_EMAILS, ScrapydProxy, TcpProxy, page_email, slow_site
 from tests.fixture_site import EXPECTED_EMAILS, FixtureSite
 from tests.scrapyd_server import scrapyd_server
+from tests.served_api import ServedApi
 
 SCAN = "/api/v3/scan/website"
 HEARTBEAT = float(TEST_SETTINGS["EMAILSCAN_PROGRESS_INTERVAL"])  # crawls' heartbeat interval
@@ -88,6 +89,16 @@ def running_crawl(server) -> dict:
             return running[0]
         time.sleep(0.1)
     raise AssertionError(server.log())
+
+
+def _poll_over_http(url: str, job_id: str, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while not (body := requests.get(f"{url}/api/v3/scan/status/{job_id}", timeout=5).json())[
+        "finished_at"
+    ]:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+    return body
 
 
 def wait_until_gone(pid: int, seconds: float) -> float:
@@ -436,33 +447,21 @@ def test_database_outage_longer_than_the_retry_budget_ends_failed_never_complete
 # API restarted ----------------------------------------------------------------------------
 
 
-def test_api_restarted_while_a_job_runs_loses_nothing(database_url, engine, scrapyd):
-    served = ServedApi(
-        {
-            "DATABASE_URL": database_url,
-            "SCRAPYD_URL": scrapyd.url,
-            "ALLOW_PRIVATE_NETWORKS": "1",
-            "API_WORKERS": "2",
-        }
-    )
+def test_api_restarted_while_a_job_runs_loses_nothing(tmp_path, database_url, engine, scrapyd):
+    environ = {"DATABASE_URL": database_url, "SCRAPYD_URL": scrapyd.url}
+    served = ServedApi(tmp_path, {**environ, "ALLOW_PRIVATE_NETWORKS": "1"})
     served.start()
     try:
         with slow_site(pages=10, delay=30) as site:
-            job_id = requests.post(served.url + SCAN, json={"domain": site.url}, timeout=10).json()[
-                "job_id"
-            ]
+            accepted = requests.post(served.url + SCAN, json={"domain": site.url}, timeout=10)
+            job_id = accepted.json()["job_id"]
             _wait_for_emails(engine, job_id, HOME_EMAILS)
             served.kill()
             with pytest.raises(requests.ConnectionError):
                 requests.get(f"{served.url}/api/v3/scan/status/{job_id}", timeout=2)
             site.release.set()
             served.start()
-            deadline = time.monotonic() + 60
-            while not (
-                body := requests.get(f"{served.url}/api/v3/scan/status/{job_id}", timeout=5).json()
-            )["finished_at"]:
-                assert time.monotonic() < deadline, body
-                time.sleep(0.1)
+            body = _poll_over_http(served.url, job_id)
     finally:
         served.kill()
 

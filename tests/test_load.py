@@ -9,17 +9,11 @@ fast.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import os
 import random
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,14 +24,13 @@ import sqlalchemy as sa
 from emailscan.domains import parse_target
 from emailscan.models import TaskStatus, domains, jobs
 from tests.many_sites import ManySites
-from tests.scrapyd_server import free_port, scrapyd_server
+from tests.scrapyd_server import scrapyd_server
+from tests.served_api import alarms, served_api
 
 pytest_plugins = ["tests.fake_scrapyd"]
 
 SCAN = "/api/v3/scan/website"
 STATUS = "/api/v3/scan/status/"
-STARTUP_SECONDS = 30
-LOG_ALARMS = ("Traceback", "Unhandled", "database is locked", "deadlock")
 
 STAMPEDE = 50
 SPELLINGS = (
@@ -63,69 +56,9 @@ POLL_RATE = 100  # status polls/s: 200 jobs polled every 2 s, the Retry-After th
 POLL_P99_BOUND = 1.0  # seconds
 
 
-@dataclasses.dataclass
-class ServedApi:
-    url: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alarms(self) -> list[str]:
-        return alarms(self.log())
-
-
-def alarms(log: str) -> list[str]:
-    """The lines of a log that tell of a bug: a traceback, a locked or deadlocked database."""
-    return [line for line in log.splitlines() if any(alarm in line for alarm in LOG_ALARMS)]
-
-
-@contextlib.contextmanager
-def served_api(directory: Path, database_url: str, scrapyd_url: str) -> Iterator[ServedApi]:
-    """`python -m statusapi.serve` as `make run` starts it: two workers sharing one socket."""
-    port = free_port()
-    environ = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "SCRAPYD_URL": scrapyd_url,
-        "API_WORKERS": "2",
-        "ALLOW_PRIVATE_NETWORKS": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    api = ServedApi(f"http://127.0.0.1:{port}", directory / "api.log")
-    with open(api.log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "statusapi.serve"],
-            cwd=directory,
-            env=environ,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_up(api, process)
-        yield api
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_up(api: ServedApi, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the API exited during start-up:\n{api.log()}")
-        try:
-            requests.get(f"{api.url}/api/v3/health", timeout=1)  # 200, or 503 without scrapyd
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError(f"the API did not answer within {STARTUP_SECONDS} s:\n{api.log()}")
+def load_api(directory: Path, database_url: str, scrapyd_url: str):
+    environ = {"DATABASE_URL": database_url, "SCRAPYD_URL": scrapyd_url}
+    return served_api(directory, {**environ, "ALLOW_PRIVATE_NETWORKS": "1"})
 
 
 def post_all_at_once(url: str, domains_typed: list[str]) -> list[tuple[int, dict]]:
@@ -152,7 +85,7 @@ def test_stampede_for_one_domain_makes_exactly_one_job(
 ):
     [key] = {parse_target(text).key for text in spellings}  # the spellings name one site
     typed = [spellings[n % len(spellings)] for n in range(STAMPEDE)]
-    with served_api(tmp_path, database_url, fake_scrapyd_http.url) as api:
+    with load_api(tmp_path, database_url, fake_scrapyd_http.url) as api:
         answers = post_all_at_once(api.url, typed)
 
     assert all(code in (200, 202) for code, _ in answers), answers
@@ -176,7 +109,7 @@ def test_many_domains_through_few_connections_each_get_one_job(
     starts dozens of scans (PostgreSQL plans a statement differently once it has run it
     a few times), and the second round finds every job already there."""
     typed = [f"site-{number:03d}.test" for number in range(BURST)]
-    with served_api(tmp_path, database_url, fake_scrapyd_http.url) as api:
+    with load_api(tmp_path, database_url, fake_scrapyd_http.url) as api:
         first = post_in_rows(api.url, typed, connections=4)
         second = post_in_rows(api.url, typed, connections=4)
 
@@ -334,7 +267,7 @@ def test_burst_of_200_scans_completes_every_one_while_polls_stay_fast(
     with (
         ManySites(BURST) as many,
         scrapyd_server(environ, max_proc=2, settings_module="tests.scrapyd_settings") as scrapyd,
-        served_api(tmp_path, database_url, scrapyd.url) as api,
+        load_api(tmp_path, database_url, scrapyd.url) as api,
     ):
         poller = StatusPoller(api.url)
         poller.start()
