@@ -93,6 +93,7 @@ class JobLifecycle:
         self._emails: set[str] = set()
         self._reported_pages = 0
         self._writing = None  # the write in flight, if any
+        self._closing = False
         self._started = time.monotonic()
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="emailscan-db")
         self._loop = LoopingCall(self.report)
@@ -207,7 +208,9 @@ class JobLifecycle:
         self._close_spider(DATABASE_UNAVAILABLE)
 
     def _close_spider(self, reason: str) -> None:
-        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+        if not self._closing:  # a write that ends while the spider closes changes nothing
+            self._closing = True
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
     def _write_done(self, _result) -> None:
         self._writing = None
@@ -223,6 +226,7 @@ class JobLifecycle:
         return progress
 
     async def spider_closed(self, spider, reason: str) -> None:
+        self._closing = True
         if self._loop.running:
             self._loop.stop()
         try:
