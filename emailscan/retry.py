@@ -60,6 +60,10 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return retried
 
     async def process_exception(self, request, exception):
+        if _is_robots_txt(request):
+            # Unreachable robots.txt means "no rules" to Scrapy, and the page that asked for it
+            # waits meanwhile: on a host whose https hangs, retries only delay the http try.
+            return None
         retried = super().process_exception(request, exception)
         if retried is not None:
             await self._pause(request, None)
@@ -74,6 +78,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
         # In steps, so a shutdown (scrapyd's cancel) is not held up by a sleeping retry.
         while self.crawler.crawling and (left := end - time.monotonic()) > 0:
             await maybe_deferred_to_future(deferLater(reactor, min(left, _STEP), lambda: None))
+
+
+def _is_robots_txt(request) -> bool:
+    """The robots.txt request Scrapy's RobotsTxtMiddleware sends before a host's first page."""
+    return request.meta.get("dont_obey_robotstxt") and request.url.endswith("/robots.txt")
 
 
 def retry_after_seconds(value: bytes | None) -> float | None:
