@@ -52,10 +52,14 @@ def looks_stuck(job: Job, now: dt.datetime, pending_grace: float, heartbeat_time
         # heartbeat_at on a PENDING row: the reaper rescheduled it then (store.mark_rescheduled).
         since, limit = job.heartbeat_at or job.created_at, pending_grace
     elif job.status is TaskStatus.RUNNING:
-        since, limit = job.heartbeat_at or job.started_at or job.created_at, heartbeat_timeout
+        since, limit = _last_heartbeat(job), heartbeat_timeout
     else:
         return False
     return now - since > dt.timedelta(seconds=limit)
+
+
+def _last_heartbeat(job: Job) -> dt.datetime:
+    return job.heartbeat_at or job.started_at or job.created_at
 
 
 def check_running(
@@ -65,7 +69,7 @@ def check_running(
     scrapyd says its crawl ended, or because it has been silent for `hung_timeout` seconds
     (then its crawl is cancelled too: a hung crawl holds a slot); "ok" when its crawl may
     still run, "unreachable" when scrapyd could not tell."""
-    silent = now - (job.heartbeat_at or job.started_at or job.created_at)
+    silent = now - _last_heartbeat(job)
     hung = silent > dt.timedelta(seconds=hung_timeout)
     try:
         state = scrapyd.status(job.scheduler_node, scrapyd_jobid(job))
