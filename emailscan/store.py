@@ -241,15 +241,13 @@ def finish_job(
     if not status.finished:
         raise ValueError(f"{status} is not a final status")
     with engine.begin() as connection:
-        emails = _job_emails(connection, job_id)
-        values = {"status": status, "finished_at": utcnow(), "emails_found": len(emails)}
+        values = {"status": status, "finished_at": utcnow(), **_results(connection, job_id, stats)}
         if status is TaskStatus.COMPLETE:
             values["progress"] = 1.0
         if error is not None:
             values["error"] = error
         if pages_crawled is not None:
             values["pages_crawled"] = _at_least(jobs.c.pages_crawled, pages_crawled)
-        values["result_data"] = {"emails": emails, "stats": dict(stats or {})}
         result = connection.execute(
             sa.update(jobs)
             .where(jobs.c.id == job_id, jobs.c.status.in_(TaskStatus.active()))
@@ -267,7 +265,6 @@ def refresh_results(
     """Bring the results of a job closed elsewhere (cancelled through the API, or given up on)
     up to what its crawl stored before it stopped; its status, error and end time stand."""
     with engine.begin() as connection:
-        emails = _job_emails(connection, job_id)
         result = connection.execute(
             sa.update(jobs)
             .where(
@@ -275,12 +272,20 @@ def refresh_results(
                 jobs.c.status.in_((TaskStatus.CANCELLED, TaskStatus.FAILED)),
             )
             .values(
-                emails_found=len(emails),
                 pages_crawled=_at_least(jobs.c.pages_crawled, pages_crawled),
-                result_data={"emails": emails, "stats": dict(stats)},
+                **_results(connection, job_id, stats),
             )
         )
         return result.rowcount == 1
+
+
+def _results(connection, job_id: uuid.UUID, stats: Mapping[str, Any] | None) -> dict:
+    """A closed job's result columns: the addresses it saw, and the crawl's figures."""
+    emails = _job_emails(connection, job_id)
+    return {
+        "emails_found": len(emails),
+        "result_data": {"emails": emails, "stats": dict(stats or {})},
+    }
 
 
 def job_emails(engine: sa.Engine, job_id: uuid.UUID) -> list[dict]:
